@@ -1,0 +1,215 @@
+//! Ledger read endpoints (DESIGN §7, contract): verifier keys, the latest checkpoint,
+//! entries, inclusion and consistency proofs.
+
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::Json;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use super::auth::Caller;
+use crate::app::AppState;
+use crate::domain::Scope;
+use crate::error::ApiError;
+use crate::ledger::checkpoint::{verifier_key, LogSigner};
+use crate::ledger::merkle;
+use crate::ledger::{hash_hex, Hash};
+use crate::store::Tenant;
+
+/// Largest page of `GET /v1/ledger/entries`.
+pub const MAX_ENTRIES_PAGE: u64 = 1000;
+
+/// Query of `GET /v1/keys`.
+#[derive(Debug, Deserialize)]
+pub struct KeysQuery {
+    /// Only keys for this log origin.
+    pub origin: Option<String>,
+}
+
+/// One published verifier key.
+#[derive(Debug, Serialize)]
+pub struct PublishedKey {
+    /// `<origin>+<hex8 key hash>+<base64(0x01 || public key)>`.
+    pub verifier_key: String,
+    /// The log origin (= key name).
+    pub origin: String,
+    /// Whether this key signs new checkpoints.
+    pub active: bool,
+    /// When the key was registered.
+    pub created_at: String,
+}
+
+/// `GET /v1/keys` — public: every verifier key of every log (old keys stay published).
+pub async fn keys(
+    State(state): State<AppState>,
+    Query(query): Query<KeysQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let tenants = state.store.tenants().await?;
+    let signing_keys = state.store.signing_keys().await?;
+    let mut published = Vec::new();
+    for tenant in tenants {
+        if query.origin.as_deref().is_some_and(|origin| origin != tenant.origin) {
+            continue;
+        }
+        for key in &signing_keys {
+            let Ok(bytes) = <[u8; 32]>::try_from(key.public_key.as_slice()) else {
+                continue;
+            };
+            let Ok(verifying_key) = ed25519_dalek::VerifyingKey::from_bytes(&bytes) else {
+                continue;
+            };
+            published.push(PublishedKey {
+                verifier_key: verifier_key(&tenant.origin, &verifying_key),
+                origin: tenant.origin.clone(),
+                active: key.active,
+                created_at: key.created_at.clone(),
+            });
+        }
+    }
+    Ok(Json(serde_json::json!({ "keys": published })))
+}
+
+/// `GET /v1/ledger/checkpoint` — the latest signed checkpoint (text/plain).
+pub async fn checkpoint(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
+    let tenant = caller.require(Scope::AuditRead)?;
+    let note = match state.store.latest_checkpoint(tenant).await? {
+        Some(checkpoint) => checkpoint.note,
+        // An empty log has no stored checkpoint; the empty tree is consistent with any later one.
+        None => signer_for(&state, tenant)?
+            .sign_checkpoint(0, &tlog_tiles::EMPTY_HASH)
+            .map_err(|error| ApiError::Internal(error.into()))?,
+    };
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note))
+}
+
+fn signer_for(state: &AppState, tenant: &Tenant) -> Result<LogSigner, ApiError> {
+    LogSigner::new(&tenant.origin, state.signing_key.clone()).map_err(|error| ApiError::Internal(error.into()))
+}
+
+/// Query of `GET /v1/ledger/entries`.
+#[derive(Debug, Deserialize)]
+pub struct EntriesQuery {
+    /// First index (inclusive).
+    pub start: u64,
+    /// End index (exclusive).
+    pub end: u64,
+}
+
+/// `GET /v1/ledger/entries?start=A&end=B` — half-open range, at most
+/// [`MAX_ENTRIES_PAGE`] entries; `end` beyond the tree is clamped.
+pub async fn entries(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<EntriesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let tenant = caller.require(Scope::AuditRead)?;
+    let Query(query) = query.map_err(|error| ApiError::BadRequest(format!("invalid query: {}", error.body_text())))?;
+    if query.start > query.end {
+        return Err(ApiError::BadRequest(format!(
+            "start {} is after end {}",
+            query.start, query.end
+        )));
+    }
+    let end = query.end.min(query.start.saturating_add(MAX_ENTRIES_PAGE));
+    let rows = state.store.entries(tenant, query.start, end).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let entry: serde_json::Value =
+            serde_json::from_slice(&row.entry_bytes).map_err(|error| ApiError::Internal(error.into()))?;
+        out.push(serde_json::json!({
+            "index": row.index,
+            "entry": entry,
+            "entry_bytes": base64::engine::general_purpose::STANDARD.encode(&row.entry_bytes),
+        }));
+    }
+    Ok(Json(serde_json::json!({ "entries": out })))
+}
+
+/// Query of the inclusion proof endpoint.
+#[derive(Debug, Deserialize)]
+pub struct InclusionQuery {
+    /// Entry index.
+    pub index: u64,
+    /// Tree size; defaults to the current size.
+    pub tree_size: Option<u64>,
+}
+
+/// `GET /v1/ledger/proofs/inclusion?index=N&tree_size=M`.
+pub async fn inclusion(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<InclusionQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let tenant = caller.require(Scope::AuditRead)?;
+    let Query(query) = query.map_err(|error| ApiError::BadRequest(format!("invalid query: {}", error.body_text())))?;
+    let current = state.store.tree_size(tenant).await?;
+    let tree_size = query.tree_size.unwrap_or(current);
+    if tree_size > current {
+        return Err(ApiError::BadRequest(format!(
+            "tree_size {tree_size} exceeds the current size {current}"
+        )));
+    }
+    let (leaf_hash, proof) = inclusion_proof(&state, tenant, query.index, tree_size).await?;
+    Ok(Json(serde_json::json!({
+        "index": query.index,
+        "tree_size": tree_size,
+        "leaf_hash": hash_hex(&leaf_hash),
+        "proof": proof.iter().map(hash_hex).collect::<Vec<_>>(),
+    })))
+}
+
+/// Leaf hash and inclusion proof of `index` in the tree of `tree_size` (O(log n) reads).
+pub async fn inclusion_proof(
+    state: &AppState,
+    tenant: &Tenant,
+    index: u64,
+    tree_size: u64,
+) -> Result<(Hash, Vec<Hash>), ApiError> {
+    let mut needed =
+        merkle::inclusion_proof_indexes(index, tree_size).map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    let leaf_index = merkle::leaf_stored_index(index);
+    needed.push(leaf_index);
+    let hashes = state.store.stored_hashes(tenant, &needed).await?;
+    let leaf_hash = *hashes
+        .get(&leaf_index)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("leaf hash {index} missing")))?;
+    let proof = merkle::inclusion_proof(index, tree_size, &hashes).map_err(|error| ApiError::Internal(error.into()))?;
+    Ok((leaf_hash, proof))
+}
+
+/// Query of the consistency proof endpoint.
+#[derive(Debug, Deserialize)]
+pub struct ConsistencyQuery {
+    /// Smaller tree size (at least 1).
+    pub first: u64,
+    /// Larger tree size (at most the current size).
+    pub second: u64,
+}
+
+/// `GET /v1/ledger/proofs/consistency?first=A&second=B`.
+pub async fn consistency(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let tenant = caller.require(Scope::AuditRead)?;
+    let Query(query) = query.map_err(|error| ApiError::BadRequest(format!("invalid query: {}", error.body_text())))?;
+    let current = state.store.tree_size(tenant).await?;
+    if query.second > current {
+        return Err(ApiError::BadRequest(format!(
+            "second {} exceeds the current size {current}",
+            query.second
+        )));
+    }
+    let needed = merkle::consistency_proof_indexes(query.first, query.second)
+        .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    let hashes = state.store.stored_hashes(tenant, &needed).await?;
+    let proof = merkle::consistency_proof(query.first, query.second, &hashes)
+        .map_err(|error| ApiError::Internal(error.into()))?;
+    Ok(Json(serde_json::json!({
+        "first": query.first,
+        "second": query.second,
+        "proof": proof.iter().map(hash_hex).collect::<Vec<_>>(),
+    })))
+}

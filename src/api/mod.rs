@@ -1,0 +1,47 @@
+//! The HTTP API: one router, problem+json errors, bearer-key auth on everything but
+//! health checks, `/v1/keys` and the docs.
+
+pub mod auth;
+pub mod ledger;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// Builds the router.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/v1/keys", get(ledger::keys))
+        .route("/v1/ledger/checkpoint", get(ledger::checkpoint))
+        .route("/v1/ledger/entries", get(ledger::entries))
+        .route("/v1/ledger/proofs/inclusion", get(ledger::inclusion))
+        .route("/v1/ledger/proofs/consistency", get(ledger::consistency))
+        .route("/v1/traces", post(crate::ingest::http::export_traces))
+        .fallback(not_found)
+        // The ingest handler enforces the limit itself (with a 413 problem); this is the backstop.
+        .layer(axum::extract::DefaultBodyLimit::max(max_body.saturating_add(1)))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.store.tenants().await {
+        Ok(_) => (StatusCode::OK, "ready").into_response(),
+        Err(error) => ApiError::from(error).into_response(),
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint".into())
+}

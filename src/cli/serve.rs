@@ -1,0 +1,46 @@
+//! `traceledger serve`.
+
+use crate::app;
+use crate::config::ServeArgs;
+
+/// Runs the server until Ctrl-C / SIGTERM, then finishes in-flight commits.
+pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
+    let state = app::build(&args).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, store = %args.store.describe(), "traceledger listening");
+    let location = match &args.store.database_url {
+        Some(_) => "--database-url \"$TRACELEDGER_DATABASE_URL\"".to_string(),
+        None => format!("--data-dir {}", args.store.data_dir.display()),
+    };
+    eprintln!("traceledger listening on http://{addr} ({})", args.store.describe());
+    eprintln!(
+        "create an API key with:\n  traceledger keys create {location} --tenant {} --scope ingest --scope audit:read",
+        app::DEFAULT_TENANT
+    );
+    app::serve(state, listener, shutdown_signal()).await?;
+    eprintln!("traceledger stopped");
+    Ok(0)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight commits");
+}

@@ -1,0 +1,146 @@
+//! Configuration: command-line flags, each with an environment variable behind it
+//! (flags win). Secrets are never printed: `Debug` of the database URL hides its password.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::sequencer::SequencerConfig;
+
+/// Default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./traceledger-data";
+/// Default origin prefix; a tenant's origin is `<prefix>/<tenant>`.
+pub const DEFAULT_ORIGIN_PREFIX: &str = "traceledger.local";
+/// Default maximum request body (16 MiB), also applied after decompression.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Where the data lives.
+#[derive(Clone, clap::Args)]
+pub struct StoreArgs {
+    /// Data directory: SQLite database and the generated signing key.
+    #[arg(long, env = "TRACELEDGER_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL (`postgres://...`); when set, it replaces the SQLite database.
+    #[arg(long, env = "TRACELEDGER_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Origin prefix of tenant logs: a tenant's log is `<prefix>/<tenant>`.
+    #[arg(long, env = "TRACELEDGER_ORIGIN_PREFIX", default_value = DEFAULT_ORIGIN_PREFIX)]
+    pub origin_prefix: String,
+}
+
+impl std::fmt::Debug for StoreArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreArgs")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("origin_prefix", &self.origin_prefix)
+            .finish()
+    }
+}
+
+impl StoreArgs {
+    /// The database URL actually used: the PostgreSQL URL, or the SQLite file in the data dir.
+    pub fn effective_database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => self.data_dir.join("traceledger.db").to_string_lossy().into_owned(),
+        }
+    }
+
+    /// The origin of a tenant's log.
+    pub fn origin_for(&self, tenant: &crate::domain::TenantName) -> String {
+        format!("{}/{}", self.origin_prefix.trim_end_matches('/'), tenant)
+    }
+
+    /// A printable description of the store (no secrets).
+    pub fn describe(&self) -> String {
+        match &self.database_url {
+            Some(url) => format!("postgres {}", redact_url(url)),
+            None => format!("sqlite {}", self.data_dir.join("traceledger.db").display()),
+        }
+    }
+}
+
+/// Hides the password of a URL like `postgres://user:secret@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &credentials[..colon], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Configuration of `traceledger serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Storage.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// HTTP listen address (OTLP/HTTP and the API).
+    #[arg(long, env = "TRACELEDGER_LISTEN", default_value = "127.0.0.1:4318")]
+    pub listen: SocketAddr,
+    /// Ed25519 signing key (PKCS#8 PEM, mode 0600); default `<data-dir>/signing-key.pem`,
+    /// generated on first start. Replicas sharing a PostgreSQL database share this file.
+    #[arg(long, env = "TRACELEDGER_SIGNING_KEY_FILE")]
+    pub signing_key_file: Option<PathBuf>,
+    /// Largest accepted request body in bytes, also after decompression (413 above).
+    #[arg(long, env = "TRACELEDGER_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Ingest requests that may wait per tenant before 429 is answered.
+    #[arg(long, env = "TRACELEDGER_QUEUE_DEPTH", default_value_t = 1024)]
+    pub queue_depth: usize,
+    /// Most entries merged into one commit.
+    #[arg(long, env = "TRACELEDGER_MAX_BATCH_ENTRIES", default_value_t = 8192)]
+    pub max_batch_entries: usize,
+}
+
+impl ServeArgs {
+    /// Defaults for a data directory (tests and the demo).
+    pub fn for_data_dir(data_dir: PathBuf) -> Self {
+        ServeArgs {
+            store: StoreArgs {
+                data_dir,
+                database_url: None,
+                origin_prefix: DEFAULT_ORIGIN_PREFIX.into(),
+            },
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            signing_key_file: None,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            queue_depth: 1024,
+            max_batch_entries: 8192,
+        }
+    }
+
+    /// The signing key path.
+    pub fn signing_key_path(&self) -> PathBuf {
+        self.signing_key_file
+            .clone()
+            .unwrap_or_else(|| self.store.data_dir.join(crate::signing::KEY_FILE_NAME))
+    }
+
+    /// Sequencer tuning.
+    pub fn sequencer(&self) -> SequencerConfig {
+        SequencerConfig {
+            queue_depth: self.queue_depth.max(1),
+            max_batch_entries: self.max_batch_entries.max(1),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

@@ -1,0 +1,133 @@
+//! One error type for the HTTP API: every failure maps to a status and an RFC 9457
+//! `application/problem+json` body. Internal details are logged, never sent.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::auth::AuthError;
+use crate::sequencer::SubmitError;
+use crate::store::StoreError;
+
+/// An API failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// 400: the request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no or unknown credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: the key lacks a scope.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: not found (also for other tenants' data).
+    #[error("{0}")]
+    NotFound(String),
+    /// 413: body too large.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 415: unsupported content type or encoding.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 429: back-pressure; retry after the given seconds.
+    #[error("{0}")]
+    TooManyRequests(String, u64),
+    /// 503: the store is unavailable or the server is stopping; retry after the given seconds.
+    #[error("{0}")]
+    Unavailable(String, u64),
+    /// 500: anything unexpected (details only in logs).
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests(..) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Internal(error) = &self {
+            tracing::error!(error = %error, "internal error");
+        }
+        let body = json!({
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or("error"),
+            "status": status.as_u16(),
+            "detail": self.to_string(),
+        });
+        let mut response = (status, body.to_string()).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        match &self {
+            ApiError::TooManyRequests(_, seconds) | ApiError::Unavailable(_, seconds) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
+            }
+            ApiError::Unauthorized(_) => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        if error.is_unavailable() {
+            tracing::warn!(error = %error, "store unavailable");
+            return ApiError::Unavailable("storage is temporarily unavailable; retry later".into(), 2);
+        }
+        match error {
+            StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Missing => ApiError::Unauthorized("missing Authorization: Bearer <api key>".into()),
+            AuthError::Invalid => ApiError::Unauthorized("invalid API key".into()),
+            AuthError::Forbidden(scope) => ApiError::Forbidden(format!("this API key lacks the {scope} scope")),
+            AuthError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<SubmitError> for ApiError {
+    fn from(error: SubmitError) -> Self {
+        match error {
+            SubmitError::Overloaded => ApiError::TooManyRequests("ingest queue is full; retry later".into(), 1),
+            SubmitError::ShuttingDown => ApiError::Unavailable("server is shutting down; retry later".into(), 1),
+            SubmitError::Store(store) => match std::sync::Arc::try_unwrap(store) {
+                Ok(store) => store.into(),
+                Err(shared) if shared.is_unavailable() => {
+                    ApiError::Unavailable("storage is temporarily unavailable; retry later".into(), 2)
+                }
+                Err(shared) => ApiError::Internal(anyhow::anyhow!("{shared}")),
+            },
+        }
+    }
+}

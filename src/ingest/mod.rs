@@ -1,0 +1,202 @@
+//! Ingest: OTLP bytes in, pending ledger entries out.
+//!
+//! * [`otlp`] — pure decoding of OTLP/HTTP bodies (protobuf or JSON, optionally gzip).
+//! * [`normalize`] — pure, table-driven mapping of one OTLP span to the canonical span
+//!   entry body: span kind, GenAI summary, content fields replaced by commitments.
+//! * [`http`] — the axum adapter for `POST /v1/traces`.
+//!
+//! The adapters decode, call [`prepare_spans`], hand the result to the tenant's
+//! sequencer and answer only when the sequencer says the batch is durable.
+
+pub mod http;
+pub mod normalize;
+pub mod otlp;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::domain::{SpanId, TraceId};
+use crate::ledger::batch::PendingEntry;
+use crate::ledger::commitment::{self, CommittedContent};
+
+/// Canonical span kinds (DESIGN §4), derived from the GenAI conventions in
+/// `docs/conventions.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SpanKind {
+    /// An LLM call (chat, completion, text generation).
+    Generation,
+    /// Retrieval of documents (vector search, keyword search).
+    Retrieval,
+    /// A tool / function execution.
+    Tool,
+    /// A chain / workflow / pipeline step that groups others.
+    Chain,
+    /// An agent invocation.
+    Agent,
+    /// A guardrail / safety check.
+    Guardrail,
+    /// An embedding call.
+    Embedding,
+    /// A reranker call.
+    Rerank,
+    /// Anything else.
+    Other,
+}
+
+impl SpanKind {
+    /// The wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SpanKind::Generation => "generation",
+            SpanKind::Retrieval => "retrieval",
+            SpanKind::Tool => "tool",
+            SpanKind::Chain => "chain",
+            SpanKind::Agent => "agent",
+            SpanKind::Guardrail => "guardrail",
+            SpanKind::Embedding => "embedding",
+            SpanKind::Rerank => "rerank",
+            SpanKind::Other => "other",
+        }
+    }
+}
+
+/// One piece of content committed while normalizing: where it was found and the
+/// commitment, salt and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentItem {
+    /// Where the content sits in the entry body, e.g. `attributes.gen_ai.input.messages`
+    /// or `events[0].attributes.content` (documentation only; the commitment is the key).
+    pub field: String,
+    /// The commitment with its salt and content.
+    pub committed: CommittedContent,
+}
+
+/// Collects the content committed while building one entry body.
+#[derive(Debug, Default)]
+pub struct ContentSink {
+    /// The content items, in the order they were committed.
+    pub items: Vec<ContentItem>,
+    /// Fixed salt for reproducible tests; `None` draws a fresh random salt per item.
+    fixed_salt: Option<[u8; commitment::SALT_LEN]>,
+}
+
+impl ContentSink {
+    /// A sink that draws a fresh random salt for every item.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A sink that uses one fixed salt (tests only: real commitments need fresh salts).
+    pub fn with_fixed_salt(salt: [u8; commitment::SALT_LEN]) -> Self {
+        ContentSink {
+            items: Vec::new(),
+            fixed_salt: Some(salt),
+        }
+    }
+
+    /// Commits `content` found at `field` and returns the JSON that replaces it in the
+    /// entry: `{"sha256": HEX, "len": N}`.
+    pub fn commit(&mut self, field: &str, content: String) -> Value {
+        let committed = match self.fixed_salt {
+            Some(salt) => commitment::commit_with_salt(content, salt),
+            None => commitment::commit(content),
+        };
+        let value = serde_json::json!({
+            "sha256": committed.commitment.sha256,
+            "len": committed.commitment.len,
+        });
+        self.items.push(ContentItem {
+            field: field.to_owned(),
+            committed,
+        });
+        value
+    }
+}
+
+/// A span normalized into an entry body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NormalizedSpan {
+    /// Trace id.
+    pub trace_id: TraceId,
+    /// Span id.
+    pub span_id: SpanId,
+    /// Parent span id, if any.
+    pub parent_span_id: Option<SpanId>,
+    /// Canonical kind.
+    pub kind: SpanKind,
+    /// Span start, nanoseconds since the Unix epoch.
+    pub start_time_unix_nano: u64,
+    /// The entry body (content replaced by commitments).
+    pub body: Value,
+    /// Content committed in `body`.
+    pub contents: Vec<ContentItem>,
+    /// User id found on the span or resource (`enduser.id`, `user.id`, ...).
+    pub user_id: Option<String>,
+    /// Session id found on the span or resource.
+    pub session_id: Option<String>,
+    /// Output texts this span emitted (assistant message text of a generation span),
+    /// for lookup by keyed digest.
+    pub outputs: Vec<String>,
+}
+
+/// Why one span of a request was rejected (reported in OTLP partial success).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("span {index} ({name:?}): {reason}")]
+pub struct SpanRejection {
+    /// Position of the span in the request (resource, scope and span order flattened).
+    pub index: usize,
+    /// The span's name, for humans.
+    pub name: String,
+    /// The reason.
+    pub reason: String,
+}
+
+/// A span ready for the sequencer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedSpan {
+    /// The normalized span.
+    pub span: NormalizedSpan,
+}
+
+impl PreparedSpan {
+    /// The pending ledger entry for this span.
+    pub fn pending_entry(&self) -> PendingEntry {
+        PendingEntry {
+            entry_type: "span".into(),
+            body: self.span.body.clone(),
+        }
+    }
+}
+
+/// Normalizes every span of a request. Invalid spans are rejected one by one; the
+/// valid ones are returned in request order.
+pub fn prepare_spans(request: &ExportTraceServiceRequest) -> (Vec<NormalizedSpan>, Vec<SpanRejection>) {
+    let mut accepted = Vec::new();
+    let mut rejected = Vec::new();
+    let mut position = 0usize;
+    for resource_spans in &request.resource_spans {
+        for scope_spans in &resource_spans.scope_spans {
+            for span in &scope_spans.spans {
+                let context = normalize::SpanContext {
+                    resource: resource_spans.resource.as_ref(),
+                    resource_schema_url: &resource_spans.schema_url,
+                    scope: scope_spans.scope.as_ref(),
+                    scope_schema_url: &scope_spans.schema_url,
+                };
+                let mut sink = ContentSink::new();
+                match normalize::normalize_span(&context, span, &mut sink) {
+                    Ok(normalized) => accepted.push(normalized),
+                    Err(reason) => rejected.push(SpanRejection {
+                        index: position,
+                        name: span.name.clone(),
+                        reason,
+                    }),
+                }
+                position += 1;
+            }
+        }
+    }
+    (accepted, rejected)
+}

@@ -1,0 +1,38 @@
+//! traceledger — a compliance audit and provenance ledger for LLM applications.
+//!
+//! OpenTelemetry traces come in over OTLP; every span becomes an entry in a per-tenant,
+//! append-only, hash-chained Merkle log with signed checkpoints; proofs and audit views
+//! come out.
+//!
+//! # Layout
+//!
+//! * [`ledger`] — pure core: entries (JCS), leaf hashes, the `prev` chain, the RFC 6962
+//!   tree and proofs, signed checkpoints, content commitments, batch sealing. No I/O.
+//! * [`domain`] — newtypes parsed at the edge: trace/span ids, tenant names, scopes.
+//! * [`ingest`] — pure OTLP decoding and span normalization, plus the HTTP adapter.
+//! * [`store`] — the `Store` trait and its SQLite and PostgreSQL implementations
+//!   (one shared SQL body).
+//! * [`sequencer`] — one group-commit task per tenant log in front of the store.
+//! * [`signing`] — the server's Ed25519 key: generated on first start (0600) or loaded.
+//! * [`auth`] — API keys: generation, hashing, constant-time checks, scopes.
+//! * [`audit`] — keyed output digests and the offline re-verification of a store.
+//! * [`api`] — axum routers and the bearer-key extractor.
+//! * [`error`] — one API error type mapped to status codes and problem+json.
+//! * [`config`] — flags and environment variables.
+//! * [`app`] — builds the application from configuration and serves it.
+//! * [`cli`] — the `traceledger` command line.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod ingest;
+pub mod ledger;
+pub mod sequencer;
+pub mod signing;
+pub mod store;

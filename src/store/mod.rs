@@ -1,0 +1,272 @@
+//! Storage: one [`Store`] trait, an SQLite and a PostgreSQL implementation that share
+//! their bodies (see [`sql`]), and one conformance suite (`tests/api/store_conformance.rs`)
+//! that both pass.
+//!
+//! The store owns durability and serialization: [`Store::append_batch`] runs in one
+//! transaction that holds the tenant's log head (SQLite: the single writer lock and
+//! `BEGIN IMMEDIATE`; PostgreSQL: `SELECT ... FOR UPDATE` on the head row), seals the
+//! batch with the pure [`crate::ledger::batch::seal_batch`], writes entries, content,
+//! interior hashes and the signed checkpoint, and commits. When it returns `Ok`, the
+//! entries are durable.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::collections::HashMap;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+use crate::domain::{Scope, TenantName};
+use crate::ingest::ContentItem;
+use crate::ledger::batch::PendingEntry;
+use crate::ledger::checkpoint::LogSigner;
+use crate::ledger::Hash;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database could not be reached or answered with an error.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Stored data contradicts itself (a hash is missing, a row is malformed).
+    #[error("store is inconsistent: {0}")]
+    Corrupt(String),
+    /// The requested thing does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Sealing failed.
+    #[error("sealing failed: {0}")]
+    Seal(#[from] crate::ledger::batch::SealError),
+    /// Signing failed.
+    #[error("signing failed: {0}")]
+    Sign(#[from] crate::ledger::checkpoint::CheckpointError),
+}
+
+impl StoreError {
+    /// Whether the error is a transient unavailability (retry later, 503).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed
+            )
+        ) || matches!(self, StoreError::Database(sqlx::Error::Database(error)) if error.message().contains("database is locked"))
+    }
+}
+
+/// A tenant and its log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    /// Database id.
+    pub id: i64,
+    /// Name.
+    pub name: TenantName,
+    /// Log origin, e.g. `traceledger.local/acme`.
+    pub origin: String,
+    /// Per-tenant secret for keyed output digests (never leaves the server).
+    pub lookup_secret: Vec<u8>,
+}
+
+/// An API key as stored: only its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    /// Public id of the key (its prefix), safe to log.
+    pub id: String,
+    /// Owning tenant.
+    pub tenant: Tenant,
+    /// SHA-256 of the secret key.
+    pub key_hash: Vec<u8>,
+    /// Granted scopes.
+    pub scopes: Vec<Scope>,
+}
+
+/// One item to append.
+#[derive(Debug, Clone)]
+pub struct AppendItem {
+    /// The entry (type and body).
+    pub entry: PendingEntry,
+    /// Content committed in the body, stored beside the entry.
+    pub contents: Vec<ContentItem>,
+    /// Trace id (hex) for lookups.
+    pub trace_id: Option<String>,
+    /// Span id (hex) for lookups.
+    pub span_id: Option<String>,
+    /// Deduplication key: an item whose key already exists in the log is skipped.
+    pub dedupe_key: Option<String>,
+    /// Keyed digests (HMAC-SHA-256 with the tenant's lookup secret) of output texts.
+    pub output_digests: Vec<[u8; 32]>,
+}
+
+/// What an append did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendReceipt {
+    /// Per item: its index in the log, or the index of the earlier copy when deduplicated.
+    pub indexes: Vec<AppendedAs>,
+    /// Tree size after the append.
+    pub tree_size: u64,
+    /// The checkpoint signed for this batch (None when nothing new was appended).
+    pub checkpoint: Option<String>,
+}
+
+/// The fate of one appended item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendedAs {
+    /// Appended at this index.
+    New(u64),
+    /// Already in the log at this index; not appended again.
+    Duplicate(u64),
+}
+
+/// An entry row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEntry {
+    /// Index in the log.
+    pub index: u64,
+    /// The canonical entry bytes.
+    pub entry_bytes: Vec<u8>,
+    /// The leaf hash as stored.
+    pub leaf_hash: Vec<u8>,
+}
+
+/// A checkpoint row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCheckpoint {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash as stored.
+    pub root: Vec<u8>,
+    /// The signed note text.
+    pub note: String,
+}
+
+/// A content row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredContent {
+    /// Hex commitment digest.
+    pub commitment: String,
+    /// Entry that commits to it.
+    pub entry_index: u64,
+    /// Field path inside the entry.
+    pub field: String,
+    /// The salt (None once erased).
+    pub salt: Option<Vec<u8>>,
+    /// The content (None once erased).
+    pub content: Option<String>,
+}
+
+/// A registered signing key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    /// Ed25519 public key.
+    pub public_key: Vec<u8>,
+    /// When it was registered (RFC 3339).
+    pub created_at: String,
+    /// Whether it signs new checkpoints.
+    pub active: bool,
+}
+
+/// The storage interface shared by SQLite and PostgreSQL.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Backend name, `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+
+    /// Creates the tenant (and its empty log) if missing; returns it either way.
+    async fn ensure_tenant(&self, name: &TenantName, origin: &str) -> Result<Tenant, StoreError>;
+
+    /// The tenant with this name.
+    async fn tenant_by_name(&self, name: &TenantName) -> Result<Option<Tenant>, StoreError>;
+
+    /// All tenants, by id.
+    async fn tenants(&self) -> Result<Vec<Tenant>, StoreError>;
+
+    /// Stores an API key (by hash).
+    async fn insert_api_key(
+        &self,
+        tenant: &Tenant,
+        id: &str,
+        key_hash: &[u8],
+        scopes: &[Scope],
+    ) -> Result<(), StoreError>;
+
+    /// The API key with this hash, if it exists and is not revoked.
+    async fn api_key_by_hash(&self, key_hash: &[u8]) -> Result<Option<ApiKeyRecord>, StoreError>;
+
+    /// Registers a signing public key as the active one (older keys stay, inactive).
+    async fn register_signing_key(&self, public_key: &[u8]) -> Result<(), StoreError>;
+
+    /// All signing keys ever registered.
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
+
+    /// Appends a batch in one transaction and signs a checkpoint over the new tree.
+    async fn append_batch(
+        &self,
+        tenant: &Tenant,
+        items: Vec<AppendItem>,
+        signer: &LogSigner,
+        time: &str,
+    ) -> Result<AppendReceipt, StoreError>;
+
+    /// The latest checkpoint of the tenant's log.
+    async fn latest_checkpoint(&self, tenant: &Tenant) -> Result<Option<StoredCheckpoint>, StoreError>;
+
+    /// Every checkpoint of the tenant's log, by size.
+    async fn checkpoints(&self, tenant: &Tenant) -> Result<Vec<StoredCheckpoint>, StoreError>;
+
+    /// Current tree size.
+    async fn tree_size(&self, tenant: &Tenant) -> Result<u64, StoreError>;
+
+    /// Entries with `start <= index < end`, by index.
+    async fn entries(&self, tenant: &Tenant, start: u64, end: u64) -> Result<Vec<StoredEntry>, StoreError>;
+
+    /// Stored interior hashes by stored-hash index (missing ones are absent from the map).
+    async fn stored_hashes(&self, tenant: &Tenant, indexes: &[u64]) -> Result<HashMap<u64, Hash>, StoreError>;
+
+    /// Content rows of the log, by entry index then commitment.
+    async fn contents(&self, tenant: &Tenant, start: u64, end: u64) -> Result<Vec<StoredContent>, StoreError>;
+}
+
+/// Current UTC time, RFC 3339 with microseconds.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn tenant_from_row((id, name, origin, lookup_secret): (i64, String, String, Vec<u8>)) -> Result<Tenant, StoreError> {
+    let name = TenantName::parse(&name).map_err(|error| StoreError::Corrupt(error.to_string()))?;
+    Ok(Tenant {
+        id,
+        name,
+        origin,
+        lookup_secret,
+    })
+}
+
+fn checkpoint_from_row((size, root, note): (i64, Vec<u8>, String)) -> Result<StoredCheckpoint, StoreError> {
+    Ok(StoredCheckpoint {
+        size: sql::to_u64(size, "checkpoint size")?,
+        root,
+        note,
+    })
+}
+
+/// Opens the store named by a database URL: `postgres://...` / `postgresql://...` for
+/// PostgreSQL, anything else is taken as an SQLite file path or `sqlite:` URL.
+pub async fn open(database_url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(std::sync::Arc::new(PostgresStore::connect(database_url).await?))
+    } else {
+        let path = database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| database_url.strip_prefix("sqlite:"))
+            .unwrap_or(database_url);
+        Ok(std::sync::Arc::new(
+            SqliteStore::open(std::path::Path::new(path)).await?,
+        ))
+    }
+}
