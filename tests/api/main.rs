@@ -1,0 +1,9 @@
+//! The integration test binary: every test spawns the real server on port 0 with a
+//! fresh database, on SQLite and on PostgreSQL (see `helpers::both_backends!`).
+
+mod helpers;
+
+mod audit_cli;
+mod ingest;
+mod ledger_api;
+mod store_conformance;
