@@ -109,6 +109,9 @@ async fn problem(response: reqwest::Response) -> (u16, serde_json::Value) {
     (status, body)
 }
 
+/// (name, bearer key, content type, content encoding, body, expected status)
+type BadInputCase<'a> = (&'a str, Option<&'a str>, &'a str, Option<&'a str>, Vec<u8>, u16);
+
 async fn bad_input_gets_a_clear_4xx_and_touches_nothing(backend: Backend) {
     let app = spawn_app_with(backend, |args| args.max_body_bytes = 64 * 1024).await;
     let ingest = app.key("default", &[Scope::Ingest]).await;
@@ -138,7 +141,7 @@ async fn bad_input_gets_a_clear_4xx_and_touches_nothing(backend: Backend) {
         encoder.write_all(&vec![0u8; 10 * 1024 * 1024]).unwrap();
         encoder.finish().unwrap()
     };
-    let cases: Vec<(&str, Option<&str>, &str, Option<&str>, Vec<u8>, u16)> = vec![
+    let cases: Vec<BadInputCase> = vec![
         (
             "malformed protobuf",
             Some(&ingest),
