@@ -19,7 +19,10 @@ use traceledger::config::ServeArgs;
 use traceledger::domain::Scope;
 
 fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
 }
 
 fn template() -> ExportTraceServiceRequest {
@@ -30,7 +33,9 @@ fn template() -> ExportTraceServiceRequest {
 
 /// A request with `traces` copies of the fixture trace, ids derived from `request_number`.
 fn request_body(template: &ExportTraceServiceRequest, request_number: u64, traces: usize) -> Vec<u8> {
-    let mut request = ExportTraceServiceRequest { resource_spans: Vec::new() };
+    let mut request = ExportTraceServiceRequest {
+        resource_spans: Vec::new(),
+    };
     for trace in 0..traces as u64 {
         let mut copy = template.resource_spans[0].clone();
         let mut trace_id = [0u8; 16];
@@ -50,23 +55,36 @@ async fn run(backend: &str, total_spans: usize, traces_per_request: usize, concu
     let dir = tempfile::tempdir()?;
     let mut args = ServeArgs::for_data_dir(dir.path().join("data"));
     if backend == "postgres" {
-        let admin = std::env::var("TL_BENCH_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let admin =
+            std::env::var("TL_BENCH_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
         let name = format!("tl_bench_{}", uuid::Uuid::new_v4().simple());
         let mut conn = sqlx::PgConnection::connect(&admin).await?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await?;
         let base = admin.rsplit_once('/').map(|(base, _)| base.to_owned()).unwrap_or(admin);
         args.store.database_url = Some(format!("{base}/{name}"));
     }
     let app = traceledger::app::spawn(&args).await?;
     let tenant_name = traceledger::domain::TenantName::parse("default")?;
-    let tenant = app.state.store.tenant_by_name(&tenant_name).await?.ok_or_else(|| anyhow::anyhow!("no tenant"))?;
+    let tenant = app
+        .state
+        .store
+        .tenant_by_name(&tenant_name)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no tenant"))?;
     let key = traceledger::auth::generate_key();
-    app.state.store.insert_api_key(&tenant, &key.id, &key.hash, &[Scope::Ingest]).await?;
+    app.state
+        .store
+        .insert_api_key(&tenant, &key.id, &key.hash, &[Scope::Ingest])
+        .await?;
 
     let template = template();
     let spans_per_request = traces_per_request * 6;
     let requests = total_spans.div_ceil(spans_per_request) as u64;
-    let bodies: Vec<Vec<u8>> = (0..requests).map(|n| request_body(&template, n + 1, traces_per_request)).collect();
+    let bodies: Vec<Vec<u8>> = (0..requests)
+        .map(|n| request_body(&template, n + 1, traces_per_request))
+        .collect();
     let bodies = std::sync::Arc::new(bodies);
     let next = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let client = reqwest::Client::new();
@@ -74,11 +92,19 @@ async fn run(backend: &str, total_spans: usize, traces_per_request: usize, concu
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..concurrency {
-        let (bodies, next, client, url, secret) = (bodies.clone(), next.clone(), client.clone(), url.clone(), key.secret.clone());
+        let (bodies, next, client, url, secret) = (
+            bodies.clone(),
+            next.clone(),
+            client.clone(),
+            url.clone(),
+            key.secret.clone(),
+        );
         workers.push(tokio::spawn(async move {
             loop {
                 let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(body) = bodies.get(n as usize) else { return Ok::<(), anyhow::Error>(()) };
+                let Some(body) = bodies.get(n as usize) else {
+                    return Ok::<(), anyhow::Error>(());
+                };
                 let response = client
                     .post(&url)
                     .bearer_auth(&secret)
@@ -95,7 +121,10 @@ async fn run(backend: &str, total_spans: usize, traces_per_request: usize, concu
     }
     let elapsed = started.elapsed().as_secs_f64();
     let committed = app.state.store.tree_size(&tenant).await?;
-    anyhow::ensure!(committed == requests * spans_per_request as u64, "committed {committed}");
+    anyhow::ensure!(
+        committed == requests * spans_per_request as u64,
+        "committed {committed}"
+    );
     let checkpoints = app.state.store.checkpoints(&tenant).await?.len();
     let rate = committed as f64 / elapsed;
     println!(
