@@ -161,13 +161,12 @@ async fn run_worker(
     }
 }
 
-async fn commit_jobs(store: &dyn Store, tenant: &Tenant, signer: &LogSigner, jobs: Vec<Job>) {
+async fn commit_jobs(store: &dyn Store, tenant: &Tenant, signer: &LogSigner, mut jobs: Vec<Job>) {
     let started = std::time::Instant::now();
     let lengths: Vec<usize> = jobs.iter().map(|job| job.items.len()).collect();
-    let merged: Vec<AppendItem> = jobs.iter().flat_map(|job| job.items.iter().cloned()).collect();
+    let merged: Vec<AppendItem> = jobs.iter_mut().flat_map(|job| std::mem::take(&mut job.items)).collect();
     let entry_count = merged.len();
-    let time = crate::store::now_rfc3339();
-    match store.append_batch(tenant, merged, signer, &time).await {
+    match store.append_batch(tenant, &merged, signer).await {
         Ok(receipt) => {
             tracing::debug!(
                 tenant = %tenant.name,
@@ -196,12 +195,11 @@ async fn commit_jobs(store: &dyn Store, tenant: &Tenant, signer: &LogSigner, job
         }
         Err(error) => {
             tracing::warn!(tenant = %tenant.name, error = %error, requests = jobs.len(), "merged append failed; retrying one by one");
-            for job in jobs {
-                let time = crate::store::now_rfc3339();
-                let result = store
-                    .append_batch(tenant, job.items, signer, &time)
-                    .await
-                    .map_err(Arc::new);
+            let mut offset = 0;
+            for (job, length) in jobs.into_iter().zip(lengths) {
+                let items = &merged[offset..offset + length];
+                offset += length;
+                let result = store.append_batch(tenant, items, signer).await.map_err(Arc::new);
                 let _ = job.reply.send(result);
             }
         }

@@ -491,6 +491,9 @@ struct AttributeSet<'a> {
     values: BTreeMap<&'a str, Option<&'a AnyValue>>,
     encoded: Map<String, Value>,
     is_content: fn(&str) -> bool,
+    /// The present keys that carry content, classified once (the rule tables are long
+    /// and the summary looks keys up many times).
+    content_keys: BTreeSet<&'a str>,
 }
 
 impl<'a> AttributeSet<'a> {
@@ -504,8 +507,10 @@ impl<'a> AttributeSet<'a> {
     ) -> Result<Self, String> {
         let values = latest_values(attributes);
         let mut encoded = Map::new();
+        let mut content_keys = BTreeSet::new();
         for (key, value) in &values {
             let body_value = if is_content(key) {
+                content_keys.insert(*key);
                 let text = content_text_of(*value, key)?;
                 sink.commit(&format!("{field_prefix}{key}"), text)
             } else {
@@ -517,6 +522,7 @@ impl<'a> AttributeSet<'a> {
             values,
             encoded,
             is_content,
+            content_keys,
         })
     }
 
@@ -525,6 +531,7 @@ impl<'a> AttributeSet<'a> {
             values: BTreeMap::new(),
             encoded: Map::new(),
             is_content: is_content_key,
+            content_keys: BTreeSet::new(),
         }
     }
 
@@ -533,12 +540,15 @@ impl<'a> AttributeSet<'a> {
     }
 
     fn is_content_key(&self, key: &str) -> bool {
+        if self.values.contains_key(key) {
+            return self.content_keys.contains(key);
+        }
         (self.is_content)(key)
     }
 
     /// A non-empty string value of a clear (non-content) key.
     fn clear_string(&self, key: &str) -> Option<&'a str> {
-        if (self.is_content)(key) {
+        if self.is_content_key(key) {
             return None;
         }
         self.raw_string(key)
@@ -555,7 +565,7 @@ impl<'a> AttributeSet<'a> {
 
     /// The body encoding of a clear key (an encoded AnyValue).
     fn clear_encoded(&self, key: &str) -> Option<&Value> {
-        if (self.is_content)(key) || !self.values.contains_key(key) {
+        if self.is_content_key(key) || !self.values.contains_key(key) {
             return None;
         }
         self.encoded.get(key)
@@ -563,7 +573,7 @@ impl<'a> AttributeSet<'a> {
 
     /// The commitment that replaced a content key in the body.
     fn commitment(&self, key: &str) -> Option<Value> {
-        if !(self.is_content)(key) {
+        if !self.is_content_key(key) {
             return None;
         }
         self.encoded.get(key).cloned()
@@ -572,7 +582,7 @@ impl<'a> AttributeSet<'a> {
     /// A non-negative count of a clear key: an int, an integral double or a decimal
     /// string.
     fn clear_count(&self, key: &str) -> Option<u64> {
-        if (self.is_content)(key) {
+        if self.is_content_key(key) {
             return None;
         }
         match self.value(key).and_then(|any| any.value.as_ref()) {

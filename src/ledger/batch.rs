@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::entry::{leaf_hash, prev_field, Entry, EntryError, ENTRY_VERSION};
+use super::entry::{leaf_hash, prev_field, EntryError, EntryRef, ENTRY_VERSION};
 use super::merkle::{self, leaf_stored_index, MapHashReader, MerkleError};
 use super::Hash;
 
@@ -43,8 +43,10 @@ impl LogHead {
 /// One entry with its final index, bytes and leaf hash.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SealedEntry {
-    /// The entry object.
-    pub entry: Entry,
+    /// Index in the log.
+    pub index: u64,
+    /// Entry type.
+    pub entry_type: String,
     /// `JCS(entry)`.
     pub entry_bytes: Vec<u8>,
     /// `SHA-256(0x00 || entry_bytes)`.
@@ -96,27 +98,29 @@ pub fn prior_hashes_needed(start: u64, count: u64) -> Vec<u64> {
 
 /// Seals `pending` onto `head`. `prior` must hold at least the hashes named by
 /// [`prior_hashes_needed`]`(head.size, pending.len())`. All entries get the same `time`.
-pub fn seal_batch(
+pub fn seal_batch<'a>(
     origin: &str,
     head: LogHead,
     time: &str,
-    pending: Vec<PendingEntry>,
+    pending: impl IntoIterator<Item = &'a PendingEntry>,
     prior: &HashMap<u64, Hash>,
 ) -> Result<SealedBatch, SealError> {
+    let pending = pending.into_iter();
     let mut hashes: HashMap<u64, Hash> = prior.clone();
-    let mut new_hashes = Vec::with_capacity(pending.len() * 2);
-    let mut entries = Vec::with_capacity(pending.len());
+    let mut new_hashes = Vec::with_capacity(pending.size_hint().0 * 2);
+    let mut entries = Vec::with_capacity(pending.size_hint().0);
     let mut previous_leaf = head.last_leaf;
     let mut index = head.size;
     for item in pending {
-        let entry = Entry {
+        let prev = prev_field(previous_leaf.as_ref());
+        let entry = EntryRef {
             v: ENTRY_VERSION,
-            log: origin.to_owned(),
+            log: origin,
             index,
-            prev: prev_field(previous_leaf.as_ref()),
-            entry_type: item.entry_type,
-            time: time.to_owned(),
-            body: item.body,
+            prev: &prev,
+            entry_type: &item.entry_type,
+            time,
+            body: &item.body,
         };
         let entry_bytes = entry.to_canonical_bytes()?;
         let leaf = leaf_hash(&entry_bytes);
@@ -132,7 +136,8 @@ pub fn seal_batch(
             new_hashes.push((stored_index, hash));
         }
         entries.push(SealedEntry {
-            entry,
+            index,
+            entry_type: item.entry_type.clone(),
             entry_bytes,
             leaf_hash: leaf,
         });
@@ -178,7 +183,7 @@ mod tests {
                     last_leaf: previous,
                 },
                 "t",
-                vec![item],
+                [&item],
                 reference.hashes(),
             )
             .unwrap();
@@ -193,7 +198,7 @@ mod tests {
                 let chunk: Vec<_> = all.by_ref().take(split).collect();
                 let needed = prior_hashes_needed(head.size, chunk.len() as u64);
                 let prior: HashMap<u64, Hash> = needed.iter().map(|i| (*i, stored[i])).collect();
-                let sealed = seal_batch("o", head, "t", chunk, &prior).unwrap();
+                let sealed = seal_batch("o", head, "t", &chunk, &prior).unwrap();
                 for (i, h) in &sealed.new_hashes {
                     stored.insert(*i, *h);
                 }
@@ -207,10 +212,16 @@ mod tests {
 
     #[test]
     fn prev_links_chain_the_entries() {
-        let sealed = seal_batch("o", LogHead::EMPTY, "t", pending(3), &HashMap::new()).unwrap();
-        assert_eq!(sealed.entries[0].entry.prev, "0".repeat(64));
-        assert_eq!(sealed.entries[1].entry.prev, hex::encode(sealed.entries[0].leaf_hash.0));
-        assert_eq!(sealed.entries[2].entry.index, 2);
+        let sealed = seal_batch("o", LogHead::EMPTY, "t", &pending(3), &HashMap::new()).unwrap();
+        let decoded: Vec<crate::ledger::entry::Entry> = sealed
+            .entries
+            .iter()
+            .map(|sealed_entry| crate::ledger::entry::Entry::from_canonical_bytes(&sealed_entry.entry_bytes).unwrap())
+            .collect();
+        assert_eq!(decoded[0].prev, "0".repeat(64));
+        assert_eq!(decoded[1].prev, hex::encode(sealed.entries[0].leaf_hash.0));
+        assert_eq!(decoded[2].index, 2);
+        assert_eq!(sealed.entries[2].index, 2);
     }
 
     #[test]
@@ -222,7 +233,7 @@ mod tests {
                 last_leaf: Some(Hash([1; 32])),
             },
             "t",
-            pending(1),
+            &pending(1),
             &HashMap::new(),
         );
         assert!(result.is_err());

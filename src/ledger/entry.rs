@@ -51,10 +51,47 @@ pub struct Entry {
     pub body: Value,
 }
 
-impl Entry {
+/// A borrowed view of an entry, serialized exactly like [`Entry`] (used when sealing,
+/// so bodies are encoded without being copied).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct EntryRef<'a> {
+    /// Format version.
+    pub v: u64,
+    /// Log origin.
+    pub log: &'a str,
+    /// Index.
+    pub index: u64,
+    /// Hex leaf hash of the previous entry.
+    pub prev: &'a str,
+    /// Entry type.
+    #[serde(rename = "type")]
+    pub entry_type: &'a str,
+    /// RFC 3339 time.
+    pub time: &'a str,
+    /// Body.
+    pub body: &'a Value,
+}
+
+impl EntryRef<'_> {
     /// The canonical (RFC 8785) bytes of this entry.
     pub fn to_canonical_bytes(&self) -> Result<Vec<u8>, EntryError> {
         serde_json_canonicalizer::to_vec(self).map_err(|error| EntryError::Malformed(error.to_string()))
+    }
+}
+
+impl Entry {
+    /// The canonical (RFC 8785) bytes of this entry.
+    pub fn to_canonical_bytes(&self) -> Result<Vec<u8>, EntryError> {
+        EntryRef {
+            v: self.v,
+            log: &self.log,
+            index: self.index,
+            prev: &self.prev,
+            entry_type: &self.entry_type,
+            time: &self.time,
+            body: &self.body,
+        }
+        .to_canonical_bytes()
     }
 
     /// Parses entry bytes, insisting that they are exactly the canonical encoding.

@@ -205,12 +205,13 @@ pub trait Store: Send + Sync + 'static {
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
 
     /// Appends a batch in one transaction and signs a checkpoint over the new tree.
+    /// Entries get the time at which the log head was locked, so `time` never decreases
+    /// along the log even with several replicas.
     async fn append_batch(
         &self,
         tenant: &Tenant,
-        items: Vec<AppendItem>,
+        items: &[AppendItem],
         signer: &LogSigner,
-        time: &str,
     ) -> Result<AppendReceipt, StoreError>;
 
     /// The latest checkpoint of the tenant's log.

@@ -211,9 +211,8 @@ macro_rules! implement_store {
             async fn append_batch(
                 &self,
                 tenant: &$crate::store::Tenant,
-                items: Vec<$crate::store::AppendItem>,
+                items: &[$crate::store::AppendItem],
                 signer: &$crate::ledger::checkpoint::LogSigner,
-                time: &str,
             ) -> Result<$crate::store::AppendReceipt, $crate::store::StoreError> {
                 use $crate::store::sql::*;
                 use $crate::store::{AppendReceipt, AppendedAs};
@@ -223,6 +222,8 @@ macro_rules! implement_store {
                     .fetch_one(&mut *tx)
                     .await?;
                 let head = head_from_row(size, last_leaf)?;
+                let time = $crate::store::now_rfc3339();
+                let time = time.as_str();
 
                 // Deduplicate against the log and within the batch.
                 let keys: Vec<String> = items.iter().filter_map(|item| item.dedupe_key.clone()).collect();
@@ -267,8 +268,7 @@ macro_rules! implement_store {
                 let needed = prior_needed(head.size, fresh.len() as u64);
                 let found = Self::read_hashes(&mut tx, tenant.id, &needed).await?;
                 let prior = require_all(&needed, found)?;
-                let pending = fresh.iter().map(|item| item.entry.clone()).collect();
-                let sealed = seal(&tenant.origin, head, time, pending, &prior)?;
+                let sealed = seal(&tenant.origin, head, time, fresh.iter().map(|item| &item.entry), &prior)?;
                 let note = signer.sign_checkpoint(sealed.head.size, &sealed.root)?;
 
                 for (chunk_items, chunk_entries) in fresh.chunks(INSERT_CHUNK).zip(sealed.entries.chunks(INSERT_CHUNK)) {
@@ -277,12 +277,12 @@ macro_rules! implement_store {
                     );
                     let mut rows = Vec::with_capacity(chunk_items.len());
                     for (item, sealed_entry) in chunk_items.iter().zip(chunk_entries) {
-                        rows.push((to_i64(sealed_entry.entry.index)?, item, sealed_entry));
+                        rows.push((to_i64(sealed_entry.index)?, item, sealed_entry));
                     }
                     query.push_values(rows, |mut row, (index, item, sealed_entry)| {
                         row.push_bind(tenant.id)
                             .push_bind(index)
-                            .push_bind(sealed_entry.entry.entry_type.clone())
+                            .push_bind(sealed_entry.entry_type.clone())
                             .push_bind(sealed_entry.entry_bytes.clone())
                             .push_bind(sealed_entry.leaf_hash.0.to_vec())
                             .push_bind(item.trace_id.clone())
@@ -296,7 +296,7 @@ macro_rules! implement_store {
                 let mut content_rows = Vec::new();
                 let mut digest_rows = Vec::new();
                 for (item, sealed_entry) in fresh.iter().zip(&sealed.entries) {
-                    let index = to_i64(sealed_entry.entry.index)?;
+                    let index = to_i64(sealed_entry.index)?;
                     for content in &item.contents {
                         content_rows.push((index, content));
                     }

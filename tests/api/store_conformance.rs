@@ -102,10 +102,7 @@ async fn appends_chain_dedupe_and_prove(backend: Backend) {
         let items: Vec<AppendItem> = (0..size)
             .map(|i| item(total + i, Some(&format!("k{}", total + i))))
             .collect();
-        let receipt = store
-            .append_batch(&tenant, items, &signer, "2026-01-01T00:00:00Z")
-            .await
-            .unwrap();
+        let receipt = store.append_batch(&tenant, &items, &signer).await.unwrap();
         total += size;
         assert_eq!(receipt.tree_size, total as u64, "round {round}");
         assert_eq!(receipt.indexes.last(), Some(&AppendedAs::New(total as u64 - 1)));
@@ -118,9 +115,8 @@ async fn appends_chain_dedupe_and_prove(backend: Backend) {
     let receipt = store
         .append_batch(
             &tenant,
-            vec![item(100, Some("k3")), item(101, Some("new")), item(102, Some("new"))],
+            &[item(100, Some("k3")), item(101, Some("new")), item(102, Some("new"))],
             &signer,
-            "t",
         )
         .await
         .unwrap();
@@ -129,7 +125,7 @@ async fn appends_chain_dedupe_and_prove(backend: Backend) {
         vec![AppendedAs::Duplicate(3), AppendedAs::New(18), AppendedAs::Duplicate(18)]
     );
     let receipt = store
-        .append_batch(&tenant, vec![item(103, Some("k1"))], &signer, "t")
+        .append_batch(&tenant, &[item(103, Some("k1"))], &signer)
         .await
         .unwrap();
     assert_eq!(receipt.indexes, vec![AppendedAs::Duplicate(1)]);
