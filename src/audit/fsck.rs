@@ -4,8 +4,14 @@
 //! and `prev`; its stored leaf hash matches; no index is missing or extra; every stored
 //! interior hash equals the one recomputed from the leaves; every checkpoint is signed
 //! by a registered key under the log's origin and its root equals the recomputed root
-//! at its size; the log head matches; every stored content opens its commitment and
-//! that commitment appears in its entry. The first failure is named.
+//! at its size; the log head row (size, last leaf, root) matches; every commitment in an
+//! entry has its content row (erased rows keep the commitment with salt and content
+//! gone), and every stored content opens its commitment, length included. The first
+//! failure is named.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
 
 use crate::ledger::checkpoint::{verifier_key, verify_checkpoint};
 use crate::ledger::commitment::commitment_digest;
@@ -90,7 +96,8 @@ async fn audit_tenant(
         let end = (start + PAGE).min(size);
         let rows = store.entries(tenant, start, end).await?;
         let mut expected = start;
-        let mut entry_texts = Vec::with_capacity(rows.len());
+        // Commitments of this page's entries: digest -> (entry index, committed length).
+        let mut commitments: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         for row in rows {
             if row.index != expected {
                 return Err(bad(format!("entry {expected} is missing")));
@@ -118,7 +125,7 @@ async fn audit_tenant(
             tree.append(leaf)
                 .map_err(|error| bad(format!("entry {expected}: {error}")))?;
             previous = Some(leaf);
-            entry_texts.push(String::from_utf8_lossy(&row.entry_bytes).into_owned());
+            collect_commitments(&entry.body, expected, &mut commitments);
             expected += 1;
         }
         if expected != end {
@@ -138,27 +145,34 @@ async fn audit_tenant(
             }
         }
         for content in store.contents(tenant, start, end).await? {
+            let Some((entry_index, committed_len)) = commitments.remove(&content.commitment) else {
+                return Err(bad(format!(
+                    "entry {}: content {} is not committed in the entry",
+                    content.entry_index, content.commitment
+                )));
+            };
+            if entry_index != content.entry_index {
+                return Err(bad(format!(
+                    "entry {}: content {} belongs to entry {entry_index}",
+                    content.entry_index, content.commitment
+                )));
+            }
             let (Some(salt), Some(text)) = (&content.salt, &content.content) else {
                 report.erased_contents += 1;
                 continue;
             };
-            if commitment_digest(salt, text) != content.commitment {
+            if commitment_digest(salt, text) != content.commitment || committed_len != text.len() as u64 {
                 return Err(bad(format!(
                     "entry {}: content {} does not open its commitment",
                     content.entry_index, content.commitment
                 )));
             }
-            let offset = content.entry_index.checked_sub(start).unwrap_or(u64::MAX) as usize;
-            let committed_in_entry = entry_texts
-                .get(offset)
-                .is_some_and(|text| text.contains(&format!("\"sha256\":\"{}\"", content.commitment)));
-            if !committed_in_entry {
-                return Err(bad(format!(
-                    "entry {}: content {} is not committed in the entry",
-                    content.entry_index, content.commitment
-                )));
-            }
             report.contents += 1;
+        }
+        if let Some((digest, (entry_index, _))) = commitments.into_iter().next() {
+            return Err(bad(format!(
+                "entry {entry_index}: the content row of commitment {digest} is missing"
+            )));
         }
         report.entries = end;
         start = end;
@@ -168,6 +182,15 @@ async fn audit_tenant(
         return Err(bad(format!(
             "entry {} lies beyond the log head (size {size})",
             row.index
+        )));
+    }
+
+    let head = store.log_head(tenant).await?;
+    let expected_leaf = previous.map(|leaf| leaf.0.to_vec());
+    let expected_root = tree.root_at(size).map_err(|error| bad(error.to_string()))?;
+    if head.last_leaf != expected_leaf || head.root != expected_root.0 {
+        return Err(bad(format!(
+            "the log head row (size {size}) does not match the entries"
         )));
     }
 
@@ -213,4 +236,29 @@ async fn audit_tenant(
         return Err(bad(format!("no checkpoint covers the log head (size {size})")));
     }
     Ok(report)
+}
+
+/// Collects every `{"sha256": HEX, "len": N}` commitment object in an entry body.
+fn collect_commitments(value: &Value, entry_index: u64, out: &mut BTreeMap<String, (u64, u64)>) {
+    match value {
+        Value::Object(object) => {
+            if object.len() == 2 {
+                if let (Some(Value::String(digest)), Some(len)) = (object.get("sha256"), object.get("len")) {
+                    if let Some(len) = len.as_u64() {
+                        out.insert(digest.clone(), (entry_index, len));
+                        return;
+                    }
+                }
+            }
+            for child in object.values() {
+                collect_commitments(child, entry_index, out);
+            }
+        }
+        Value::Array(items) => {
+            for child in items {
+                collect_commitments(child, entry_index, out);
+            }
+        }
+        _ => {}
+    }
 }

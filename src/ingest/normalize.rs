@@ -1460,7 +1460,8 @@ fn clear_score(span_attributes: &AttributeSet<'_>, key: &str) -> Option<Value> {
     }
     match span_attributes.value(key).and_then(|any| any.value.as_ref()) {
         Some(any_value::Value::DoubleValue(number)) => Some(double_json(*number)),
-        Some(any_value::Value::IntValue(number)) => Some(Value::from(*number)),
+        // 64-bit integers are decimal strings in entries (JCS numbers are doubles).
+        Some(any_value::Value::IntValue(number)) => Some(Value::String(number.to_string())),
         Some(any_value::Value::StringValue(text)) => text.trim().parse::<f64>().ok().map(double_json),
         _ => None,
     }

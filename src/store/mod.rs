@@ -134,6 +134,17 @@ pub struct StoredEntry {
     pub leaf_hash: Vec<u8>,
 }
 
+/// The log head row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredHead {
+    /// Number of entries.
+    pub size: u64,
+    /// Leaf hash of the last entry (None for an empty log).
+    pub last_leaf: Option<Vec<u8>>,
+    /// Root hash of the tree.
+    pub root: Vec<u8>,
+}
+
 /// A checkpoint row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredCheckpoint {
@@ -222,6 +233,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Current tree size.
     async fn tree_size(&self, tenant: &Tenant) -> Result<u64, StoreError>;
+
+    /// The log head row as stored: size, last leaf hash and root.
+    async fn log_head(&self, tenant: &Tenant) -> Result<StoredHead, StoreError>;
 
     /// Entries with `start <= index < end`, by index.
     async fn entries(&self, tenant: &Tenant, start: u64, end: u64) -> Result<Vec<StoredEntry>, StoreError>;

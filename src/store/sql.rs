@@ -398,6 +398,22 @@ macro_rules! implement_store {
                 $crate::store::sql::to_u64(size, "log size")
             }
 
+            async fn log_head(
+                &self,
+                tenant: &$crate::store::Tenant,
+            ) -> Result<$crate::store::StoredHead, $crate::store::StoreError> {
+                let (size, last_leaf, root): (i64, Option<Vec<u8>>, Vec<u8>) =
+                    sqlx::query_as("SELECT size, last_leaf, root FROM log_heads WHERE tenant_id = $1")
+                        .bind(tenant.id)
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok($crate::store::StoredHead {
+                    size: $crate::store::sql::to_u64(size, "log size")?,
+                    last_leaf,
+                    root,
+                })
+            }
+
             async fn entries(
                 &self,
                 tenant: &$crate::store::Tenant,

@@ -14,6 +14,8 @@ both_backends!(
     swapped_rows_are_caught,
     changed_checkpoint_is_caught,
     changed_content_is_caught,
+    deleted_content_row_is_caught,
+    moved_log_head_is_caught,
 );
 
 async fn ingested_app(backend: Backend) -> TestApp {
@@ -122,5 +124,23 @@ async fn changed_content_is_caught(backend: Backend) {
     let (code, output) = audit_cli(&app).await;
     assert_eq!(code, 1, "{output}");
     assert!(output.contains("entry 1: content"), "{output}");
+    app.stop().await;
+}
+
+async fn deleted_content_row_is_caught(backend: Backend) {
+    let app = ingested_app(backend).await;
+    exec_sql(&app, "DELETE FROM contents WHERE entry_idx = 4").await;
+    let (code, output) = audit_cli(&app).await;
+    assert_eq!(code, 1, "{output}");
+    assert!(output.contains("entry 4: the content row"), "{output}");
+    app.stop().await;
+}
+
+async fn moved_log_head_is_caught(backend: Backend) {
+    let app = ingested_app(backend).await;
+    exec_sql(&app, "UPDATE log_heads SET root = last_leaf").await;
+    let (code, output) = audit_cli(&app).await;
+    assert_eq!(code, 1, "{output}");
+    assert!(output.contains("log head"), "{output}");
     app.stop().await;
 }
