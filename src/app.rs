@@ -34,6 +34,8 @@ pub struct AppState {
 pub struct AppConfig {
     /// Largest accepted body.
     pub max_body_bytes: usize,
+    /// Ingest limits.
+    pub limits: crate::ingest::IngestLimits,
     /// Storage settings.
     pub store: StoreArgs,
 }
@@ -57,9 +59,11 @@ pub async fn build(args: &ServeArgs) -> anyhow::Result<AppState> {
         .register_signing_key(signing_key.verifying_key().as_bytes())
         .await?;
     let default_tenant = TenantName::parse(DEFAULT_TENANT)?;
-    store
-        .ensure_tenant(&default_tenant, &args.store.origin_for(&default_tenant))
-        .await?;
+    let origin = args.store.origin_for(&default_tenant);
+    // Fail at start, not at the first checkpoint, if the prefix makes an invalid key name.
+    crate::ledger::checkpoint::LogSigner::new(&origin, signing_key.clone())
+        .with_context(|| format!("--origin-prefix {:?}", args.store.origin_prefix))?;
+    store.ensure_tenant(&default_tenant, &origin).await?;
     let sequencer = Sequencer::new(store.clone(), signing_key.clone(), args.sequencer());
     Ok(AppState {
         store,
@@ -67,28 +71,97 @@ pub async fn build(args: &ServeArgs) -> anyhow::Result<AppState> {
         signing_key,
         config: Arc::new(AppConfig {
             max_body_bytes: args.max_body_bytes,
+            limits: args.limits(),
             store: args.store.clone(),
         }),
     })
 }
 
-/// Serves HTTP on `listener` until `shutdown` completes, then lets in-flight requests
-/// and queued commits finish.
+/// Binds the HTTP and gRPC listeners.
+pub async fn bind(args: &ServeArgs) -> anyhow::Result<(TcpListener, TcpListener)> {
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let grpc_listener = TcpListener::bind(args.grpc_listen)
+        .await
+        .with_context(|| format!("binding {}", args.grpc_listen))?;
+    Ok((listener, grpc_listener))
+}
+
+/// Serves HTTP on `listener` and OTLP/gRPC on `grpc_listener` until `shutdown`
+/// completes (or either server fails), then lets in-flight requests and queued
+/// commits finish.
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
+    grpc_listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let stop_all = tokio_util_stop::Stop::new();
     let router = crate::api::router(state.clone());
-    let result = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+    let http = axum::serve(listener, router).with_graceful_shutdown(stop_all.wait());
+    let grpc = crate::ingest::grpc::serve(state.clone(), grpc_listener, stop_all.wait());
+    let trigger = {
+        let stop_all = stop_all.clone();
+        async move {
+            shutdown.await;
+            stop_all.trigger();
+        }
+    };
+    let trigger = tokio::spawn(trigger);
+    let (http_result, grpc_result) = tokio::join!(
+        async {
+            let result = http.await;
+            stop_all.trigger();
+            result
+        },
+        async {
+            let result = grpc.await;
+            stop_all.trigger();
+            result
+        },
+    );
+    trigger.abort();
     state.sequencer.shutdown().await;
-    result.context("HTTP server failed")
+    http_result.context("HTTP server failed")?;
+    grpc_result.context("gRPC server failed")?;
+    Ok(())
 }
 
-/// A running server (tests and the demo): its address and a handle to stop it.
+/// A one-shot, cloneable stop signal shared by the two servers.
+mod tokio_util_stop {
+    use std::sync::Arc;
+
+    use tokio::sync::watch;
+
+    /// Trigger once, wait anywhere.
+    #[derive(Clone)]
+    pub struct Stop(Arc<watch::Sender<bool>>);
+
+    impl Stop {
+        pub fn new() -> Self {
+            Stop(Arc::new(watch::channel(false).0))
+        }
+
+        pub fn trigger(&self) {
+            self.0.send_replace(true);
+        }
+
+        pub fn wait(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+            let mut receiver = self.0.subscribe();
+            async move {
+                let _ = receiver.wait_for(|stopped| *stopped).await;
+            }
+        }
+    }
+}
+
+/// A running server (tests and the demo): its addresses and a handle to stop it.
 pub struct RunningApp {
     /// HTTP address.
     pub addr: SocketAddr,
+    /// OTLP/gRPC address.
+    pub grpc_addr: SocketAddr,
     /// State (store access for assertions).
     pub state: AppState,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -110,19 +183,19 @@ impl RunningApp {
     }
 }
 
-/// Builds and starts the app on `args.listen` (port 0 picks a free port).
+/// Builds and starts the app on `args.listen` / `args.grpc_listen` (port 0 picks a free port).
 pub async fn spawn(args: &ServeArgs) -> anyhow::Result<RunningApp> {
     let state = build(args).await?;
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
+    let (listener, grpc_listener) = bind(args).await?;
     let addr = listener.local_addr()?;
+    let grpc_addr = grpc_listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(serve(state.clone(), listener, async move {
+    let task = tokio::spawn(serve(state.clone(), listener, grpc_listener, async move {
         let _ = stopped.await;
     }));
     Ok(RunningApp {
         addr,
+        grpc_addr,
         state,
         stop: Some(stop),
         task,

@@ -83,6 +83,9 @@ pub struct ServeArgs {
     /// HTTP listen address (OTLP/HTTP and the API).
     #[arg(long, env = "TRACELEDGER_LISTEN", default_value = "127.0.0.1:4318")]
     pub listen: SocketAddr,
+    /// OTLP/gRPC listen address.
+    #[arg(long, env = "TRACELEDGER_GRPC_LISTEN", default_value = "127.0.0.1:4317")]
+    pub grpc_listen: SocketAddr,
     /// Ed25519 signing key (PKCS#8 PEM, mode 0600); default `<data-dir>/signing-key.pem`,
     /// generated on first start. Replicas sharing a PostgreSQL database share this file.
     #[arg(long, env = "TRACELEDGER_SIGNING_KEY_FILE")]
@@ -90,6 +93,12 @@ pub struct ServeArgs {
     /// Largest accepted request body in bytes, also after decompression (413 above).
     #[arg(long, env = "TRACELEDGER_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// Most spans in one request (more: 413, so the client sends smaller batches).
+    #[arg(long, env = "TRACELEDGER_MAX_SPANS_PER_REQUEST", default_value_t = 50_000)]
+    pub max_spans_per_request: usize,
+    /// Largest attribute value in bytes; a span with a larger one is rejected (partial success).
+    #[arg(long, env = "TRACELEDGER_MAX_ATTRIBUTE_BYTES", default_value_t = 1024 * 1024)]
+    pub max_attribute_bytes: usize,
     /// Ingest requests that may wait per tenant before 429 is answered.
     #[arg(long, env = "TRACELEDGER_QUEUE_DEPTH", default_value_t = 1024)]
     pub queue_depth: usize,
@@ -108,8 +117,11 @@ impl ServeArgs {
                 origin_prefix: DEFAULT_ORIGIN_PREFIX.into(),
             },
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            grpc_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             signing_key_file: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_spans_per_request: 50_000,
+            max_attribute_bytes: 1024 * 1024,
             queue_depth: 1024,
             max_batch_entries: 8192,
         }
@@ -120,6 +132,14 @@ impl ServeArgs {
         self.signing_key_file
             .clone()
             .unwrap_or_else(|| self.store.data_dir.join(crate::signing::KEY_FILE_NAME))
+    }
+
+    /// Ingest limits.
+    pub fn limits(&self) -> crate::ingest::IngestLimits {
+        crate::ingest::IngestLimits {
+            max_items_per_request: self.max_spans_per_request.max(1),
+            max_attribute_bytes: self.max_attribute_bytes,
+        }
     }
 
     /// Sequencer tuning.

@@ -25,6 +25,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/ledger/proofs/inclusion", get(ledger::inclusion))
         .route("/v1/ledger/proofs/consistency", get(ledger::consistency))
         .route("/v1/traces", post(crate::ingest::http::export_traces))
+        // Langfuse SDKs post OTLP here (with Basic auth): only the host changes.
+        .route("/api/public/otel/v1/traces", post(crate::ingest::http::export_traces))
         .fallback(not_found)
         // The ingest handler enforces the limit itself (with a 413 problem); this is the backstop.
         .layer(axum::extract::DefaultBodyLimit::max(max_body.saturating_add(1)))

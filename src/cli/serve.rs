@@ -6,19 +6,23 @@ use crate::config::ServeArgs;
 /// Runs the server until Ctrl-C / SIGTERM, then finishes in-flight commits.
 pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
     let state = app::build(&args).await?;
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let (listener, grpc_listener) = app::bind(&args).await?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, store = %args.store.describe(), "traceledger listening");
+    let grpc_addr = grpc_listener.local_addr()?;
+    tracing::info!(%addr, %grpc_addr, store = %args.store.describe(), "traceledger listening");
     let location = match &args.store.database_url {
         Some(_) => "--database-url \"$TRACELEDGER_DATABASE_URL\"".to_string(),
         None => format!("--data-dir {}", args.store.data_dir.display()),
     };
-    eprintln!("traceledger listening on http://{addr} ({})", args.store.describe());
+    eprintln!(
+        "traceledger listening on http://{addr} (OTLP/HTTP and API), OTLP/gRPC on {grpc_addr} ({})",
+        args.store.describe()
+    );
     eprintln!(
         "create an API key with:\n  traceledger keys create {location} --tenant {} --scope ingest --scope audit:read",
         app::DEFAULT_TENANT
     );
-    app::serve(state, listener, shutdown_signal()).await?;
+    app::serve(state, listener, grpc_listener, shutdown_signal()).await?;
     eprintln!("traceledger stopped");
     Ok(0)
 }

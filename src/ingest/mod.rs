@@ -3,14 +3,19 @@
 //! * [`otlp`] — pure decoding of OTLP/HTTP bodies (protobuf or JSON, optionally gzip).
 //! * [`normalize`] — pure, table-driven mapping of one OTLP span to the canonical span
 //!   entry body: span kind, GenAI summary, content fields replaced by commitments.
-//! * [`http`] — the axum adapter for `POST /v1/traces`.
+//! * [`service`] — the transport-independent ingest of one decoded request: limits,
+//!   normalization, the sequencer, the OTLP response.
+//! * [`http`] — the axum adapter for `POST /v1/traces` (and the Langfuse OTel path).
+//! * [`grpc`] — the tonic adapter for `TraceService/Export`.
 //!
 //! The adapters decode, call [`prepare_spans`], hand the result to the tenant's
 //! sequencer and answer only when the sequencer says the batch is durable.
 
+pub mod grpc;
 pub mod http;
 pub mod normalize;
 pub mod otlp;
+pub mod service;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use serde::Serialize;
@@ -170,9 +175,90 @@ impl PreparedSpan {
     }
 }
 
+/// Limits applied to every ingest request, whatever the transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestLimits {
+    /// Most spans (or log records) in one request; more is a 400 so the client splits.
+    pub max_items_per_request: usize,
+    /// Largest attribute value (bytes of strings and byte arrays, summed through arrays
+    /// and maps); a span with a larger one is rejected in partial success.
+    pub max_attribute_bytes: usize,
+}
+
+impl Default for IngestLimits {
+    fn default() -> Self {
+        IngestLimits {
+            max_items_per_request: 50_000,
+            max_attribute_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Bytes of strings and byte arrays inside a value (what a limit on attribute size means).
+pub fn any_value_bytes(value: &opentelemetry_proto::tonic::common::v1::AnyValue) -> usize {
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+    match &value.value {
+        Some(V::StringValue(text)) => text.len(),
+        Some(V::BytesValue(bytes)) => bytes.len(),
+        Some(V::ArrayValue(array)) => array.values.iter().map(any_value_bytes).sum(),
+        Some(V::KvlistValue(list)) => list
+            .values
+            .iter()
+            .map(|pair| pair.key.len() + pair.value.as_ref().map_or(0, any_value_bytes))
+            .sum(),
+        _ => 8,
+    }
+}
+
+/// The first attribute of `attributes` whose value exceeds `limit` bytes.
+pub fn oversized_attribute(
+    attributes: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+    limit: usize,
+) -> Option<(String, usize)> {
+    attributes.iter().find_map(|pair| {
+        let size = pair.value.as_ref().map_or(0, any_value_bytes);
+        (size > limit).then(|| (pair.key.clone(), size))
+    })
+}
+
+fn span_oversized_attribute(
+    span: &opentelemetry_proto::tonic::trace::v1::Span,
+    limit: usize,
+) -> Option<(String, usize)> {
+    oversized_attribute(&span.attributes, limit)
+        .or_else(|| {
+            span.events
+                .iter()
+                .find_map(|event| oversized_attribute(&event.attributes, limit))
+        })
+        .or_else(|| {
+            span.links
+                .iter()
+                .find_map(|link| oversized_attribute(&link.attributes, limit))
+        })
+}
+
+/// Number of spans in a request.
+pub fn count_spans(request: &ExportTraceServiceRequest) -> usize {
+    request
+        .resource_spans
+        .iter()
+        .flat_map(|resource_spans| &resource_spans.scope_spans)
+        .map(|scope_spans| scope_spans.spans.len())
+        .sum()
+}
+
+/// Normalizes every span of a request with the default limits.
+pub fn prepare_spans(request: &ExportTraceServiceRequest) -> (Vec<NormalizedSpan>, Vec<SpanRejection>) {
+    prepare_spans_with(request, &IngestLimits::default())
+}
+
 /// Normalizes every span of a request. Invalid spans are rejected one by one; the
 /// valid ones are returned in request order.
-pub fn prepare_spans(request: &ExportTraceServiceRequest) -> (Vec<NormalizedSpan>, Vec<SpanRejection>) {
+pub fn prepare_spans_with(
+    request: &ExportTraceServiceRequest,
+    limits: &IngestLimits,
+) -> (Vec<NormalizedSpan>, Vec<SpanRejection>) {
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();
     let mut position = 0usize;
@@ -185,6 +271,18 @@ pub fn prepare_spans(request: &ExportTraceServiceRequest) -> (Vec<NormalizedSpan
                     scope: scope_spans.scope.as_ref(),
                     scope_schema_url: &scope_spans.schema_url,
                 };
+                if let Some((key, size)) = span_oversized_attribute(span, limits.max_attribute_bytes) {
+                    rejected.push(SpanRejection {
+                        index: position,
+                        name: span.name.clone(),
+                        reason: format!(
+                            "attribute {key:?} has {size} bytes, above the limit of {}",
+                            limits.max_attribute_bytes
+                        ),
+                    });
+                    position += 1;
+                    continue;
+                }
                 let mut sink = ContentSink::new();
                 match normalize::normalize_span(&context, span, &mut sink) {
                     Ok(normalized) => accepted.push(normalized),

@@ -14,6 +14,9 @@ both_backends!(
     bad_input_gets_a_clear_4xx_and_touches_nothing,
     partially_invalid_request_commits_the_valid_spans,
     concurrent_requests_are_all_committed_exactly_once,
+    langfuse_path_accepts_basic_auth,
+    limits_reject_huge_attributes_and_oversized_requests,
+    empty_request_is_a_success,
 );
 
 async fn tree_size(app: &TestApp, tenant: &str) -> u64 {
@@ -310,5 +313,87 @@ async fn concurrent_requests_are_all_committed_exactly_once(backend: Backend) {
         .expect("audit");
     let default = reports.iter().find(|report| report.tenant == "default").unwrap();
     assert_eq!(default.entries, 240);
+    app.stop().await;
+}
+
+async fn langfuse_path_accepts_basic_auth(backend: Backend) {
+    use base64::Engine;
+    let app = spawn_app(backend).await;
+    let key = app.key("default", &[Scope::Ingest]).await;
+    let basic = |user: &str| {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{key}"))
+        )
+    };
+    let send = |authorization: String| {
+        app.client
+            .post(app.url("/api/public/otel/v1/traces"))
+            .header("Authorization", authorization)
+            .header("Content-Type", "application/x-protobuf")
+            .header("Content-Encoding", "gzip")
+            .body(fixture("f_langfuse/1.pb.gzip"))
+            .send()
+    };
+    let response = send(basic("default")).await.unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let committed = tree_size(&app, "default").await;
+    assert!(committed >= 5, "{committed}");
+    let (status, _) = problem(send(basic("someone-else")).await.unwrap()).await;
+    assert_eq!(status, 401, "the Basic user must name the key id or its tenant");
+    assert_eq!(tree_size(&app, "default").await, committed);
+    app.stop().await;
+}
+
+async fn limits_reject_huge_attributes_and_oversized_requests(backend: Backend) {
+    let app = spawn_app_with(backend, |args| {
+        args.max_attribute_bytes = 1000;
+        args.max_spans_per_request = 5;
+    })
+    .await;
+    let key = app.key("default", &[Scope::Ingest]).await;
+    let mut request = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest::decode(
+        synthetic_request(4, 3).as_slice(),
+    )
+    .unwrap();
+    let span = &mut request.resource_spans[0].scope_spans[0].spans[1];
+    span.attributes[2].value = Some(opentelemetry_proto::tonic::common::v1::AnyValue {
+        value: Some(opentelemetry_proto::tonic::common::v1::any_value::Value::StringValue(
+            "x".repeat(1001),
+        )),
+    });
+    let response = app
+        .post_traces(&key, "application/x-protobuf", None, request.encode_to_vec())
+        .await;
+    assert_eq!(response.status(), 200);
+    let decoded = ExportTraceServiceResponse::decode(response.bytes().await.unwrap().as_ref()).unwrap();
+    let partial = decoded.partial_success.expect("partial success");
+    assert_eq!(partial.rejected_spans, 1);
+    assert!(
+        partial.error_message.contains("above the limit of 1000"),
+        "{}",
+        partial.error_message
+    );
+    assert_eq!(tree_size(&app, "default").await, 2);
+
+    let (status, body) = problem(
+        app.post_traces(&key, "application/x-protobuf", None, synthetic_request(5, 6))
+            .await,
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("6 spans"), "{body}");
+    assert_eq!(tree_size(&app, "default").await, 2);
+    app.stop().await;
+}
+
+async fn empty_request_is_a_success(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let key = app.key("default", &[Scope::Ingest]).await;
+    let response = app.post_traces(&key, "application/x-protobuf", None, Vec::new()).await;
+    assert_eq!(response.status(), 200);
+    let response = app.post_traces(&key, "application/json", None, b"{}".to_vec()).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(tree_size(&app, "default").await, 0);
     app.stop().await;
 }

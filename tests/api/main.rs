@@ -4,6 +4,7 @@
 mod helpers;
 
 mod audit_cli;
+mod grpc;
 mod ingest;
 mod ledger_api;
 mod store_conformance;

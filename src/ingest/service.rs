@@ -1,0 +1,93 @@
+//! One decoded ExportTraceServiceRequest in, an OTLP response out — the same for the
+//! HTTP and the gRPC adapter. The response is returned only once every accepted span is
+//! durable.
+
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+
+use super::{count_spans, prepare_spans_with, NormalizedSpan, SpanRejection};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::store::{AppendItem, Tenant};
+
+/// Ingests a decoded trace export for `tenant`.
+pub async fn ingest_traces(
+    state: &AppState,
+    tenant: &Tenant,
+    request: ExportTraceServiceRequest,
+) -> Result<ExportTraceServiceResponse, ApiError> {
+    let limits = state.config.limits;
+    let span_count = count_spans(&request);
+    if span_count > limits.max_items_per_request {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "request carries {span_count} spans, above the limit of {}; send smaller batches",
+            limits.max_items_per_request
+        )));
+    }
+    // Normalizing hashes and encodes every span: keep it off the async workers.
+    let (accepted, rejected) = tokio::task::spawn_blocking(move || prepare_spans_with(&request, &limits))
+        .await
+        .map_err(|error| ApiError::Internal(error.into()))?;
+    if accepted.is_empty() && !rejected.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "all {} spans were rejected: {}",
+            rejected.len(),
+            summarize_rejections(&rejected)
+        )));
+    }
+    let accepted_count = accepted.len();
+    if accepted_count > 0 {
+        let items = accepted
+            .into_iter()
+            .map(|span| span_append_item(tenant, span))
+            .collect();
+        let receipt = state.sequencer.submit(tenant, items).await?;
+        tracing::info!(
+            tenant = %tenant.name,
+            spans = accepted_count,
+            new = crate::sequencer::count_new(&receipt),
+            rejected = rejected.len(),
+            tree_size = receipt.tree_size,
+            "spans committed"
+        );
+    }
+    let partial_success = (!rejected.is_empty()).then(|| ExportTracePartialSuccess {
+        rejected_spans: rejected.len() as i64,
+        error_message: summarize_rejections(&rejected),
+    });
+    Ok(ExportTraceServiceResponse { partial_success })
+}
+
+/// The append item for a normalized span: deduplicated by trace id + span id, outputs
+/// indexed by keyed digest.
+pub fn span_append_item(tenant: &Tenant, span: NormalizedSpan) -> AppendItem {
+    let trace_id = span.trace_id.to_hex();
+    let span_id = span.span_id.to_hex();
+    let output_digests = span
+        .outputs
+        .iter()
+        .map(|output| crate::audit::output_digest(&tenant.lookup_secret, output))
+        .collect();
+    AppendItem {
+        entry: crate::ledger::batch::PendingEntry {
+            entry_type: "span".into(),
+            body: span.body,
+        },
+        contents: span.contents,
+        dedupe_key: Some(format!("span:{trace_id}:{span_id}")),
+        trace_id: Some(trace_id),
+        span_id: Some(span_id),
+        output_digests,
+    }
+}
+
+/// A short, bounded list of rejection reasons for partial success and errors.
+pub fn summarize_rejections(rejected: &[SpanRejection]) -> String {
+    const SHOWN: usize = 10;
+    let mut parts: Vec<String> = rejected.iter().take(SHOWN).map(ToString::to_string).collect();
+    if rejected.len() > SHOWN {
+        parts.push(format!("and {} more", rejected.len() - SHOWN));
+    }
+    parts.join("; ")
+}
