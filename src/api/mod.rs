@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/ledger/proofs/inclusion", get(ledger::inclusion))
         .route("/v1/ledger/proofs/consistency", get(ledger::consistency))
         .route("/v1/traces", post(crate::ingest::http::export_traces))
+        .route("/v1/logs", post(crate::ingest::http::export_logs))
         // Langfuse SDKs post OTLP here (with Basic auth): only the host changes.
         .route("/api/public/otel/v1/traces", post(crate::ingest::http::export_traces))
         .fallback(not_found)

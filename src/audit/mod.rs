@@ -10,11 +10,16 @@ use sha2::Sha256;
 /// only these keyed digests, never a plain hash, so outputs cannot be confirmed by
 /// guessing without the secret.
 pub fn output_digest(secret: &[u8], output: &str) -> [u8; 32] {
+    keyed_digest(secret, output.as_bytes())
+}
+
+/// HMAC-SHA-256 of `data` under the tenant's lookup secret.
+pub fn keyed_digest(secret: &[u8], data: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length; the error case cannot happen.
     let mut mac = match <Hmac<Sha256> as KeyInit>::new_from_slice(secret) {
         Ok(mac) => mac,
         Err(_) => return [0u8; 32],
     };
-    mac.update(output.as_bytes());
+    mac.update(data);
     mac.finalize().into_bytes().into()
 }

@@ -5,6 +5,8 @@
 
 use std::future::Future;
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{LogsService, LogsServiceServer};
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use prost::Message;
@@ -26,18 +28,45 @@ impl TraceService for TraceGrpc {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        let token = bearer_token(request.metadata()).map_err(|error| status_from(ApiError::from(error)))?;
-        let record = authenticate(self.state.store.as_ref(), &token)
-            .await
-            .map_err(|error| status_from(ApiError::from(error)))?;
-        if !has_scope(&record, Scope::Ingest) {
-            return Err(status_from(AuthError::Forbidden(Scope::Ingest).into()));
-        }
-        super::service::ingest_traces(&self.state, &record.tenant, request.into_inner())
+        let tenant = authorize_ingest(&self.state, request.metadata()).await?;
+        super::service::ingest_traces(&self.state, &tenant, request.into_inner())
             .await
             .map(tonic::Response::new)
             .map_err(status_from)
     }
+}
+
+/// The LogsService implementation.
+pub struct LogsGrpc {
+    state: AppState,
+}
+
+#[tonic::async_trait]
+impl LogsService for LogsGrpc {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportLogsServiceRequest>,
+    ) -> Result<tonic::Response<ExportLogsServiceResponse>, tonic::Status> {
+        let tenant = authorize_ingest(&self.state, request.metadata()).await?;
+        super::service::ingest_logs(&self.state, &tenant, request.into_inner())
+            .await
+            .map(tonic::Response::new)
+            .map_err(status_from)
+    }
+}
+
+async fn authorize_ingest(
+    state: &AppState,
+    metadata: &tonic::metadata::MetadataMap,
+) -> Result<crate::store::Tenant, tonic::Status> {
+    let token = bearer_token(metadata).map_err(|error| status_from(ApiError::from(error)))?;
+    let record = authenticate(state.store.as_ref(), &token)
+        .await
+        .map_err(|error| status_from(ApiError::from(error)))?;
+    if !has_scope(&record, Scope::Ingest) {
+        return Err(status_from(AuthError::Forbidden(Scope::Ingest).into()));
+    }
+    Ok(record.tenant)
 }
 
 fn bearer_token(metadata: &tonic::metadata::MetadataMap) -> Result<String, AuthError> {
@@ -55,6 +84,15 @@ pub fn trace_service(state: AppState) -> TraceServiceServer<TraceGrpc> {
         .max_decoding_message_size(limit)
 }
 
+/// The logs service with gzip and the body limit applied.
+pub fn logs_service(state: AppState) -> LogsServiceServer<LogsGrpc> {
+    let limit = state.config.max_body_bytes;
+    LogsServiceServer::new(LogsGrpc { state })
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(limit)
+}
+
 /// Serves OTLP/gRPC on `listener` until `shutdown` completes.
 pub async fn serve(
     state: AppState,
@@ -62,7 +100,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
-        .add_service(trace_service(state))
+        .add_service(trace_service(state.clone()))
+        .add_service(logs_service(state))
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
         .await
 }

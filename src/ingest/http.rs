@@ -29,6 +29,20 @@ pub async fn export_traces(
     ))
 }
 
+/// Handles an OTLP/HTTP logs export (`POST /v1/logs`).
+pub async fn export_logs(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let tenant = caller.require(Scope::Ingest)?.clone();
+    let (encoding, decoded_body) = read_otlp_body(&state, &headers, body).await?;
+    let request = otlp::decode_logs_request(&decoded_body, encoding).map_err(decode_error)?;
+    let response = super::service::ingest_logs(&state, &tenant, request).await?;
+    Ok(otlp_response(otlp::encode_logs_response(&response, encoding), encoding))
+}
+
 /// Checks the content type, reads the body within the limit and gunzips it if needed.
 pub async fn read_otlp_body(
     state: &AppState,

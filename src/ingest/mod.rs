@@ -17,6 +17,7 @@ pub mod normalize;
 pub mod otlp;
 pub mod service;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use serde::Serialize;
 use serde_json::Value;
@@ -289,6 +290,95 @@ pub fn prepare_spans_with(
                     Err(reason) => rejected.push(SpanRejection {
                         index: position,
                         name: span.name.clone(),
+                        reason,
+                    }),
+                }
+                position += 1;
+            }
+        }
+    }
+    (accepted, rejected)
+}
+
+/// Why one log record of a request was rejected (reported in OTLP partial success).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("log record {index}: {reason}")]
+pub struct LogRejection {
+    /// Position of the record in the request (flattened).
+    pub index: usize,
+    /// The reason.
+    pub reason: String,
+}
+
+/// Number of log records in a request.
+pub fn count_log_records(request: &ExportLogsServiceRequest) -> usize {
+    request
+        .resource_logs
+        .iter()
+        .flat_map(|resource_logs| &resource_logs.scope_logs)
+        .map(|scope_logs| scope_logs.log_records.len())
+        .sum()
+}
+
+/// Normalizes every log record of a request; invalid ones are rejected one by one.
+pub fn prepare_logs_with(
+    request: &ExportLogsServiceRequest,
+    limits: &IngestLimits,
+) -> (Vec<(normalize::NormalizedLog, [u8; 32])>, Vec<LogRejection>) {
+    use prost::Message;
+    use sha2::{Digest, Sha256};
+    let mut accepted = Vec::new();
+    let mut rejected = Vec::new();
+    let mut position = 0usize;
+    for resource_logs in &request.resource_logs {
+        for scope_logs in &resource_logs.scope_logs {
+            for record in &scope_logs.log_records {
+                let context = normalize::SpanContext {
+                    resource: resource_logs.resource.as_ref(),
+                    resource_schema_url: &resource_logs.schema_url,
+                    scope: scope_logs.scope.as_ref(),
+                    scope_schema_url: &scope_logs.schema_url,
+                };
+                let body_size = record.body.as_ref().map_or(0, any_value_bytes);
+                let oversized = oversized_attribute(&record.attributes, limits.max_attribute_bytes)
+                    .or_else(|| (body_size > limits.max_attribute_bytes).then(|| ("body".to_owned(), body_size)));
+                if let Some((key, size)) = oversized {
+                    rejected.push(LogRejection {
+                        index: position,
+                        reason: format!(
+                            "{key:?} has {size} bytes, above the limit of {}",
+                            limits.max_attribute_bytes
+                        ),
+                    });
+                    position += 1;
+                    continue;
+                }
+                let mut sink = ContentSink::new();
+                match normalize::normalize_log_record(&context, record, &mut sink) {
+                    Ok(normalized) => {
+                        // Fingerprint of the record exactly as sent, with its resource and
+                        // scope: a retried export sends the same bytes.
+                        let mut hasher = Sha256::new();
+                        for part in [
+                            resource_logs
+                                .resource
+                                .as_ref()
+                                .map(Message::encode_to_vec)
+                                .unwrap_or_default(),
+                            scope_logs
+                                .scope
+                                .as_ref()
+                                .map(Message::encode_to_vec)
+                                .unwrap_or_default(),
+                            record.encode_to_vec(),
+                        ] {
+                            hasher.update((part.len() as u64).to_be_bytes());
+                            hasher.update(&part);
+                        }
+                        accepted.push((normalized, hasher.finalize().into()));
+                    }
+                    Err(reason) => rejected.push(LogRejection {
+                        index: position,
                         reason,
                     }),
                 }

@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use base64::Engine;
 use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::{json, Map, Value};
@@ -1805,6 +1806,123 @@ fn is_assistant(message: &Value) -> bool {
         .or_else(|| message.get("kwargs").and_then(|kwargs| kwargs.get("type")))
         .and_then(Value::as_str);
     matches!(role, Some("assistant" | "ai" | "model"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Log records (OTLP logs: GenAI events such as gen_ai.client.inference.operation.details)
+// ---------------------------------------------------------------------------------------
+
+/// A log record normalized into a `log` entry body, linked to its span by ids.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NormalizedLog {
+    /// Trace id, when the record carries one.
+    pub trace_id: Option<TraceId>,
+    /// Span id, when the record carries one.
+    pub span_id: Option<SpanId>,
+    /// The entry body (content replaced by commitments).
+    pub body: Value,
+    /// Content committed in `body`.
+    pub contents: Vec<super::ContentItem>,
+    /// Output texts found in the record (assistant messages of an inference event).
+    pub outputs: Vec<String>,
+}
+
+/// Normalizes one log record. The record's `body` is always content; attributes are
+/// classified like span event attributes. A trace or span id that is present but
+/// malformed rejects the record; an absent one leaves the record unlinked.
+pub fn normalize_log_record(
+    context: &SpanContext<'_>,
+    record: &LogRecord,
+    sink: &mut ContentSink,
+) -> Result<NormalizedLog, String> {
+    let items_before = sink.items.len();
+    let normalized = build_normalized_log(context, record, sink);
+    if normalized.is_err() {
+        sink.items.truncate(items_before);
+    }
+    normalized
+}
+
+fn build_normalized_log(
+    context: &SpanContext<'_>,
+    record: &LogRecord,
+    sink: &mut ContentSink,
+) -> Result<NormalizedLog, String> {
+    let trace_id = if record.trace_id.is_empty() {
+        None
+    } else {
+        Some(TraceId::from_bytes(&record.trace_id).map_err(|error| error.to_string())?)
+    };
+    let span_id = if record.span_id.is_empty() {
+        None
+    } else {
+        Some(SpanId::from_bytes(&record.span_id).map_err(|error| error.to_string())?)
+    };
+    if span_id.is_some() && trace_id.is_none() {
+        return Err("span_id is set but trace_id is not".to_owned());
+    }
+    let resource_attributes = match context.resource {
+        Some(resource) => AttributeSet::build(&resource.attributes, "resource.attributes.", is_content_key, sink)?,
+        None => AttributeSet::empty(),
+    };
+    let scope_attributes = match context.scope {
+        Some(scope) => AttributeSet::build(&scope.attributes, "scope.attributes.", is_content_key, sink)?,
+        None => AttributeSet::empty(),
+    };
+    let attributes = AttributeSet::build(&record.attributes, "attributes.", is_event_content_key, sink)?;
+
+    let mut body = Map::new();
+    if let Some(trace_id) = &trace_id {
+        body.insert("trace_id".into(), Value::from(trace_id.to_hex()));
+    }
+    if let Some(span_id) = &span_id {
+        body.insert("span_id".into(), Value::from(span_id.to_hex()));
+    }
+    body.insert("time_unix_nano".into(), Value::from(record.time_unix_nano.to_string()));
+    body.insert(
+        "observed_time_unix_nano".into(),
+        Value::from(record.observed_time_unix_nano.to_string()),
+    );
+    body.insert("severity_number".into(), Value::from(record.severity_number));
+    if !record.severity_text.is_empty() {
+        body.insert("severity_text".into(), Value::from(record.severity_text.as_str()));
+    }
+    if !record.event_name.is_empty() {
+        body.insert("event_name".into(), Value::from(record.event_name.as_str()));
+    }
+    if record.flags != 0 {
+        body.insert("flags".into(), Value::from(record.flags));
+    }
+    if let Some(log_body) = record.body.as_ref().filter(|value| value.value.is_some()) {
+        let text = content_text_of(Some(log_body), "body")?;
+        body.insert("body".into(), sink.commit("body", text));
+    }
+    if let Some(resource_body) = resource_body(context, resource_attributes.encoded.clone()) {
+        body.insert("resource".into(), resource_body);
+    }
+    if let Some(scope_body) = scope_body(context, scope_attributes.encoded) {
+        body.insert("scope".into(), scope_body);
+    }
+    body.insert("attributes".into(), Value::Object(attributes.encoded.clone()));
+    if record.dropped_attributes_count != 0 {
+        body.insert(
+            "dropped_attributes_count".into(),
+            Value::from(record.dropped_attributes_count),
+        );
+    }
+    let clear_lookup = |key: &str| attributes.clear_string(key);
+    let kind_decision = decide_kind(&clear_lookup);
+    let identities = Identities::find(&attributes, &resource_attributes);
+    let genai = build_genai_summary(&kind_decision, &attributes, &resource_attributes, &identities, sink);
+    body.insert("genai".into(), Value::Object(genai));
+    let outputs = collect_outputs(kind_decision.kind, false, &attributes, &[]);
+    Ok(NormalizedLog {
+        trace_id,
+        span_id,
+        body: Value::Object(body),
+        contents: std::mem::take(&mut sink.items),
+        outputs,
+    })
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use std::io::Read;
 
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use prost::Message;
 
@@ -48,10 +49,10 @@ pub enum DecodeError {
         limit: usize,
     },
     /// The protobuf is malformed.
-    #[error("body is not a valid OTLP ExportTraceServiceRequest protobuf: {0}")]
+    #[error("body is not a valid OTLP protobuf export request: {0}")]
     Protobuf(String),
     /// The JSON is malformed.
-    #[error("body is not a valid OTLP/JSON ExportTraceServiceRequest: {0}")]
+    #[error("body is not a valid OTLP/JSON export request: {0}")]
     Json(String),
 }
 
@@ -76,6 +77,24 @@ pub fn decode_trace_request(body: &[u8], encoding: Encoding) -> Result<ExportTra
             ExportTraceServiceRequest::decode(body).map_err(|error| DecodeError::Protobuf(error.to_string()))
         }
         Encoding::Json => serde_json::from_slice(body).map_err(|error| DecodeError::Json(error.to_string())),
+    }
+}
+
+/// Decodes an ExportLogsServiceRequest in the given encoding.
+pub fn decode_logs_request(body: &[u8], encoding: Encoding) -> Result<ExportLogsServiceRequest, DecodeError> {
+    match encoding {
+        Encoding::Protobuf => {
+            ExportLogsServiceRequest::decode(body).map_err(|error| DecodeError::Protobuf(error.to_string()))
+        }
+        Encoding::Json => serde_json::from_slice(body).map_err(|error| DecodeError::Json(error.to_string())),
+    }
+}
+
+/// Encodes an ExportLogsServiceResponse in the given encoding.
+pub fn encode_logs_response(response: &ExportLogsServiceResponse, encoding: Encoding) -> Vec<u8> {
+    match encoding {
+        Encoding::Protobuf => response.encode_to_vec(),
+        Encoding::Json => serde_json::to_vec(response).unwrap_or_else(|_| b"{}".to_vec()),
     }
 }
 

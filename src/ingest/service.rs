@@ -6,7 +6,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 
-use super::{count_spans, prepare_spans_with, NormalizedSpan, SpanRejection};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+
+use super::{count_log_records, count_spans, prepare_logs_with, prepare_spans_with, NormalizedSpan, SpanRejection};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::store::{AppendItem, Tenant};
@@ -90,4 +94,78 @@ pub fn summarize_rejections(rejected: &[SpanRejection]) -> String {
         parts.push(format!("and {} more", rejected.len() - SHOWN));
     }
     parts.join("; ")
+}
+
+/// Ingests a decoded logs export for `tenant`: each record becomes a `log` entry linked
+/// to its span by trace and span id, content committed like span content.
+pub async fn ingest_logs(
+    state: &AppState,
+    tenant: &Tenant,
+    request: ExportLogsServiceRequest,
+) -> Result<ExportLogsServiceResponse, ApiError> {
+    let limits = state.config.limits;
+    let record_count = count_log_records(&request);
+    if record_count > limits.max_items_per_request {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "request carries {record_count} log records, above the limit of {}; send smaller batches",
+            limits.max_items_per_request
+        )));
+    }
+    let (accepted, rejected) = tokio::task::spawn_blocking(move || prepare_logs_with(&request, &limits))
+        .await
+        .map_err(|error| ApiError::Internal(error.into()))?;
+    let reasons = || {
+        let shown: Vec<String> = rejected.iter().take(10).map(ToString::to_string).collect();
+        let mut text = shown.join("; ");
+        if rejected.len() > 10 {
+            text.push_str(&format!("; and {} more", rejected.len() - 10));
+        }
+        text
+    };
+    if accepted.is_empty() && !rejected.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "all {} log records were rejected: {}",
+            rejected.len(),
+            reasons()
+        )));
+    }
+    if !accepted.is_empty() {
+        let count = accepted.len();
+        let items = accepted
+            .into_iter()
+            .map(|(log, fingerprint)| AppendItem {
+                output_digests: log
+                    .outputs
+                    .iter()
+                    .map(|output| crate::audit::output_digest(&tenant.lookup_secret, output))
+                    .collect(),
+                entry: crate::ledger::batch::PendingEntry {
+                    entry_type: "log".into(),
+                    body: log.body,
+                },
+                contents: log.contents,
+                trace_id: log.trace_id.map(|id| id.to_hex()),
+                span_id: log.span_id.map(|id| id.to_hex()),
+                // Keyed, so the stored key reveals nothing about the content.
+                dedupe_key: Some(format!(
+                    "log:{}",
+                    hex::encode(crate::audit::keyed_digest(&tenant.lookup_secret, &fingerprint))
+                )),
+            })
+            .collect();
+        let receipt = state.sequencer.submit(tenant, items).await?;
+        tracing::info!(
+            tenant = %tenant.name,
+            log_records = count,
+            new = crate::sequencer::count_new(&receipt),
+            rejected = rejected.len(),
+            tree_size = receipt.tree_size,
+            "log records committed"
+        );
+    }
+    let partial_success = (!rejected.is_empty()).then(|| ExportLogsPartialSuccess {
+        rejected_log_records: rejected.len() as i64,
+        error_message: reasons(),
+    });
+    Ok(ExportLogsServiceResponse { partial_success })
 }

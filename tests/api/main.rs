@@ -7,4 +7,5 @@ mod audit_cli;
 mod grpc;
 mod ingest;
 mod ledger_api;
+mod logs;
 mod store_conformance;
