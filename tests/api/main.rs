@@ -6,6 +6,7 @@ mod helpers;
 mod audit_cli;
 mod grpc;
 mod ingest;
+mod interop;
 mod ledger_api;
 mod logs;
 mod store_conformance;
