@@ -51,12 +51,29 @@ pub enum StoreError {
 impl StoreError {
     /// Whether the error is a transient unavailability (retry later, 503).
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed
-            )
-        ) || matches!(self, StoreError::Database(sqlx::Error::Database(error)) if error.message().contains("database is locked"))
+        let StoreError::Database(error) = self else {
+            return false;
+        };
+        match error {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(database_error) => {
+                let code = database_error.code().unwrap_or_default();
+                // PostgreSQL classes 08 (connection exception) and 53 (insufficient
+                // resources), shutdowns 57P01-57P03, serialization/deadlock 40001/40P01;
+                // SQLite busy (5) and locked (6).
+                code.starts_with("08")
+                    || code.starts_with("53")
+                    || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "40001" | "40P01" | "5" | "6")
+                    || database_error.message().contains("database is locked")
+                    // A database closed to connections (ALLOW_CONNECTIONS false, 55000).
+                    || database_error.message().contains("not currently accepting connections")
+            }
+            _ => false,
+        }
     }
 }
 

@@ -9,4 +9,5 @@ mod ingest;
 mod interop;
 mod ledger_api;
 mod logs;
+mod replicas;
 mod store_conformance;
