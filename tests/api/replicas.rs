@@ -17,7 +17,8 @@ both_backends!(two_replicas_ingest_concurrently_without_forking);
 
 /// A `traceledger serve` child process.
 struct Replica {
-    child: tokio::process::Child,
+    /// Held so the process is killed when the replica is dropped.
+    _child: tokio::process::Child,
     url: String,
 }
 
@@ -53,7 +54,7 @@ async fn start_replica(store_args: &[String], key_file: &std::path::Path) -> Rep
     };
     // Keep draining stderr so the child never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Replica { child, url }
+    Replica { _child: child, url }
 }
 
 async fn two_replicas_ingest_concurrently_without_forking(backend: Backend) {
