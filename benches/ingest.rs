@@ -136,8 +136,10 @@ async fn run(backend: &str, total_spans: usize, traces_per_request: usize, concu
 }
 
 fn main() -> anyhow::Result<()> {
-    // `cargo bench` passes --bench; `cargo test --benches` would pass nothing: run small then.
-    let total = env_number("TL_BENCH_SPANS", 30_000);
+    // `cargo bench` passes --bench; `cargo test --all-targets` runs this binary without
+    // it: then only a small smoke run, so the test suite stays fast.
+    let benchmarking = std::env::args().any(|argument| argument == "--bench");
+    let total = env_number("TL_BENCH_SPANS", if benchmarking { 30_000 } else { 600 });
     let traces = env_number("TL_BENCH_TRACES_PER_REQUEST", 10);
     let concurrency = env_number("TL_BENCH_CONCURRENCY", 16);
     let backend = std::env::var("TL_BENCH_BACKEND").unwrap_or_else(|_| "both".into());
