@@ -12,6 +12,8 @@
 //! * [`ingest`] — pure OTLP decoding and span normalization, plus the HTTP adapter.
 //! * [`store`] — the `Store` trait and its SQLite and PostgreSQL implementations
 //!   (one shared SQL body).
+//! * [`provenance`] — governance records, span linking, the span index and
+//!   provenance reports.
 //! * [`sequencer`] — one group-commit task per tenant log in front of the store.
 //! * [`signing`] — the server's Ed25519 key: generated on first start (0600) or loaded.
 //! * [`auth`] — API keys: generation, hashing, constant-time checks, scopes.
@@ -33,6 +35,7 @@ pub mod domain;
 pub mod error;
 pub mod ingest;
 pub mod ledger;
+pub mod provenance;
 pub mod sequencer;
 pub mod signing;
 pub mod store;

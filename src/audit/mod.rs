@@ -9,8 +9,17 @@ use sha2::Sha256;
 /// HMAC-SHA-256 of an output text under the tenant's lookup secret. The index holds
 /// only these keyed digests, never a plain hash, so outputs cannot be confirmed by
 /// guessing without the secret.
+///
+/// The MAC is taken over `SHA-256(output)`, so a search by the output's plain SHA-256
+/// (`{"output_sha256": ...}`) finds the same rows as a search by its text.
 pub fn output_digest(secret: &[u8], output: &str) -> [u8; 32] {
-    keyed_digest(secret, output.as_bytes())
+    use sha2::Digest;
+    output_digest_from_sha256(secret, &Sha256::digest(output.as_bytes()).into())
+}
+
+/// [`output_digest`] from the output's SHA-256.
+pub fn output_digest_from_sha256(secret: &[u8], output_sha256: &[u8; 32]) -> [u8; 32] {
+    keyed_digest(secret, output_sha256)
 }
 
 /// HMAC-SHA-256 of `data` under the tenant's lookup secret.

@@ -13,6 +13,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 use super::{count_log_records, count_spans, prepare_logs_with, prepare_spans_with, NormalizedSpan, SpanRejection};
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::provenance::governance::Linker;
 use crate::store::{AppendItem, Tenant};
 
 /// Ingests a decoded trace export for `tenant`.
@@ -42,9 +43,10 @@ pub async fn ingest_traces(
     }
     let accepted_count = accepted.len();
     if accepted_count > 0 {
+        let linker = linker_for(state, tenant).await?;
         let items = accepted
             .into_iter()
-            .map(|span| span_append_item(tenant, span))
+            .map(|span| span_append_item(tenant, span, &linker))
             .collect();
         let receipt = state.sequencer.submit(tenant, items).await?;
         tracing::info!(
@@ -63,9 +65,9 @@ pub async fn ingest_traces(
     Ok(ExportTraceServiceResponse { partial_success })
 }
 
-/// The append item for a normalized span: deduplicated by trace id + span id, outputs
-/// indexed by keyed digest.
-pub fn span_append_item(tenant: &Tenant, span: NormalizedSpan) -> AppendItem {
+/// The append item for a normalized span: linked to its pipeline version, deduplicated
+/// by trace id + span id, indexed for queries, outputs indexed by keyed digest.
+pub fn span_append_item(tenant: &Tenant, span: NormalizedSpan, linker: &Linker) -> AppendItem {
     let trace_id = span.trace_id.to_hex();
     let span_id = span.span_id.to_hex();
     let output_digests = span
@@ -73,17 +75,34 @@ pub fn span_append_item(tenant: &Tenant, span: NormalizedSpan) -> AppendItem {
         .iter()
         .map(|output| crate::audit::output_digest(&tenant.lookup_secret, output))
         .collect();
+    let start_ns = i64::try_from(span.start_time_unix_nano).unwrap_or(i64::MAX);
+    let link = linker.link(&span.body, start_ns);
+    let mut body = span.body;
+    if let serde_json::Value::Object(object) = &mut body {
+        object.insert("link".into(), crate::provenance::link_json(&link));
+    }
+    let span_row = crate::provenance::span_row(&body, &link);
     AppendItem {
         entry: crate::ledger::batch::PendingEntry {
             entry_type: "span".into(),
-            body: span.body,
+            body,
         },
         contents: span.contents,
         dedupe_key: Some(format!("span:{trace_id}:{span_id}")),
         trace_id: Some(trace_id),
         span_id: Some(span_id),
         output_digests,
+        span_row: Some(span_row),
+        governance: None,
     }
+}
+
+/// The governance state used to link spans (two small reads per request).
+pub async fn linker_for(state: &AppState, tenant: &Tenant) -> Result<Linker, ApiError> {
+    use crate::provenance::governance::{DEPLOYMENT, PIPELINE_VERSION};
+    let versions = state.store.governance(tenant, PIPELINE_VERSION).await?;
+    let deployments = state.store.governance(tenant, DEPLOYMENT).await?;
+    Ok(Linker::new(versions, deployments))
 }
 
 /// A short, bounded list of rejection reasons for partial success and errors.
@@ -151,6 +170,7 @@ pub async fn ingest_logs(
                     "log:{}",
                     hex::encode(crate::audit::keyed_digest(&tenant.lookup_secret, &fingerprint))
                 )),
+                ..AppendItem::default()
             })
             .collect();
         let receipt = state.sequencer.submit(tenant, items).await?;

@@ -15,7 +15,7 @@ use super::merkle::{self, leaf_stored_index, MapHashReader, MerkleError};
 use super::Hash;
 
 /// An entry waiting for its place in the log.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct PendingEntry {
     /// Entry type (`span`, `log`, ...).
     pub entry_type: String,

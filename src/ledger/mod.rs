@@ -8,6 +8,7 @@
 //!   roots, inclusion and consistency proofs (on top of `tlog_tiles`).
 //! * [`checkpoint`] — C2SP tlog-checkpoint text signed as a C2SP signed note (Ed25519).
 //! * [`commitment`] — salted SHA-256 commitments that stand in for content.
+//! * [`dsse`] — DSSE envelopes: pre-authentication encoding and Ed25519 signatures.
 //! * [`batch`] — sealing a batch of pending entries onto a log head (index, prev,
 //!   leaf hashes, new interior hashes, new root) as one pure computation.
 //!
@@ -16,6 +17,7 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod commitment;
+pub mod dsse;
 pub mod entry;
 pub mod merkle;
 

@@ -104,7 +104,7 @@ pub struct ApiKeyRecord {
 }
 
 /// One item to append.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct AppendItem {
     /// The entry (type and body).
     pub entry: PendingEntry,
@@ -118,6 +118,127 @@ pub struct AppendItem {
     pub dedupe_key: Option<String>,
     /// Keyed digests (HMAC-SHA-256 with the tenant's lookup secret) of output texts.
     pub output_digests: Vec<[u8; 32]>,
+    /// Query index row of a span entry.
+    pub span_row: Option<SpanRow>,
+    /// Index row of a governance entry.
+    pub governance: Option<GovernanceRow>,
+}
+
+/// The query index row of a span (derived from its entry; rebuildable).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpanRow {
+    /// Trace id (hex).
+    pub trace_id: String,
+    /// Span id (hex).
+    pub span_id: String,
+    /// Parent span id (hex).
+    pub parent_span_id: Option<String>,
+    /// Span name.
+    pub name: String,
+    /// Canonical kind.
+    pub kind: String,
+    /// Start, ns since the epoch.
+    pub start_ns: i64,
+    /// End, ns since the epoch.
+    pub end_ns: i64,
+    /// Model (response model, else request model).
+    pub model: Option<String>,
+    /// Provider.
+    pub provider: Option<String>,
+    /// Input tokens.
+    pub input_tokens: Option<i64>,
+    /// Output tokens.
+    pub output_tokens: Option<i64>,
+    /// OTLP status code (0 unset, 1 ok, 2 error).
+    pub status_code: i64,
+    /// Linked pipeline version id.
+    pub pipeline_version_id: Option<String>,
+    /// Deployment environment.
+    pub environment: Option<String>,
+    /// How the link was made: `explicit`, `deployment` or `none`.
+    pub link_method: String,
+    /// Clear string attributes for equality filters.
+    pub attributes: Vec<(String, String)>,
+}
+
+/// The index row of a governance entry (pipeline version, proof bundle, deployment, CI key).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GovernanceRow {
+    /// `pipeline_version`, `proof_bundle`, `deployment` or `ci_key`.
+    pub kind: String,
+    /// Record id.
+    pub id: String,
+    /// Name (pipeline name, CI key name).
+    pub name: Option<String>,
+    /// Version.
+    pub version: Option<String>,
+    /// Pipeline version the record belongs to.
+    pub pipeline_version_id: Option<String>,
+    /// Environment (deployments).
+    pub environment: Option<String>,
+    /// Start of validity, ns.
+    pub valid_from_ns: Option<i64>,
+    /// End of validity, ns.
+    pub valid_to_ns: Option<i64>,
+    /// The record's entry body, JSON.
+    pub body: String,
+}
+
+/// A governance record as stored, with its entry index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GovernanceRecord {
+    /// The row.
+    pub row: GovernanceRow,
+    /// Its ledger entry.
+    pub entry_index: u64,
+}
+
+/// A span index row with its entry index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpanRecord {
+    /// The row (attributes left empty).
+    pub row: SpanRow,
+    /// Its ledger entry.
+    pub entry_index: u64,
+}
+
+/// Filters of a span search; all optional, combined with AND.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpanQuery {
+    /// Kind.
+    pub kind: Option<String>,
+    /// Trace id.
+    pub trace_id: Option<String>,
+    /// Minimum duration, ns.
+    pub min_duration_ns: Option<i64>,
+    /// Maximum duration, ns.
+    pub max_duration_ns: Option<i64>,
+    /// Model.
+    pub model: Option<String>,
+    /// Provider.
+    pub provider: Option<String>,
+    /// Minimum input tokens.
+    pub min_input_tokens: Option<i64>,
+    /// Minimum output tokens.
+    pub min_output_tokens: Option<i64>,
+    /// OTLP status code.
+    pub status_code: Option<i64>,
+    /// Pipeline version id.
+    pub pipeline_version_id: Option<String>,
+    /// Only linked (true) or only unlinked (false) spans.
+    pub linked: Option<bool>,
+    /// Environment.
+    pub environment: Option<String>,
+    /// Start at or after, ns.
+    pub start_from_ns: Option<i64>,
+    /// Start before, ns.
+    pub start_to_ns: Option<i64>,
+    /// Attribute equalities.
+    pub attributes: Vec<(String, String)>,
+    /// Continue after this (start_ns, entry index), newest first.
+    pub cursor: Option<(i64, i64)>,
+    /// Page size.
+    pub limit: i64,
 }
 
 /// What an append did.
@@ -262,6 +383,24 @@ pub trait Store: Send + Sync + 'static {
 
     /// Content rows of the log, by entry index then commitment.
     async fn contents(&self, tenant: &Tenant, start: u64, end: u64) -> Result<Vec<StoredContent>, StoreError>;
+
+    /// Content rows of the given entries.
+    async fn contents_of(&self, tenant: &Tenant, indexes: &[u64]) -> Result<Vec<StoredContent>, StoreError>;
+
+    /// Entries with the given indexes, by index.
+    async fn entries_at(&self, tenant: &Tenant, indexes: &[u64]) -> Result<Vec<StoredEntry>, StoreError>;
+
+    /// Entries (spans and logs) of a trace, by index.
+    async fn trace_entries(&self, tenant: &Tenant, trace_id: &str) -> Result<Vec<StoredEntry>, StoreError>;
+
+    /// Entries whose outputs have this keyed digest.
+    async fn output_entries(&self, tenant: &Tenant, digest: &[u8]) -> Result<Vec<u64>, StoreError>;
+
+    /// Governance records of a kind, by entry index.
+    async fn governance(&self, tenant: &Tenant, kind: &str) -> Result<Vec<GovernanceRecord>, StoreError>;
+
+    /// Span index rows matching a query, newest first.
+    async fn search_spans(&self, tenant: &Tenant, query: &SpanQuery) -> Result<Vec<SpanRecord>, StoreError>;
 }
 
 /// Current UTC time, RFC 3339 with microseconds.

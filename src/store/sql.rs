@@ -328,6 +328,80 @@ macro_rules! implement_store {
                     query.push(" ON CONFLICT (tenant_id, digest, entry_idx) DO NOTHING");
                     query.build().execute(&mut *tx).await?;
                 }
+                let mut span_rows = Vec::new();
+                let mut attribute_rows = Vec::new();
+                let mut governance_rows = Vec::new();
+                for (item, sealed_entry) in fresh.iter().zip(&sealed.entries) {
+                    let index = to_i64(sealed_entry.index)?;
+                    if let Some(span) = &item.span_row {
+                        span_rows.push((index, span));
+                        for (key, value) in &span.attributes {
+                            attribute_rows.push((index, key, value));
+                        }
+                    }
+                    if let Some(governance) = &item.governance {
+                        governance_rows.push((index, governance));
+                    }
+                }
+                for chunk in span_rows.chunks(INSERT_CHUNK / 2) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "INSERT INTO spans (tenant_id, entry_idx, trace_id, span_id, parent_span_id, name, kind, \
+                         start_ns, end_ns, duration_ns, model, provider, input_tokens, output_tokens, status_code, \
+                         pipeline_version_id, environment, link_method) ",
+                    );
+                    query.push_values(chunk, |mut row, (index, span)| {
+                        row.push_bind(tenant.id)
+                            .push_bind(*index)
+                            .push_bind(span.trace_id.clone())
+                            .push_bind(span.span_id.clone())
+                            .push_bind(span.parent_span_id.clone())
+                            .push_bind(span.name.clone())
+                            .push_bind(span.kind.clone())
+                            .push_bind(span.start_ns)
+                            .push_bind(span.end_ns)
+                            .push_bind(span.end_ns.saturating_sub(span.start_ns))
+                            .push_bind(span.model.clone())
+                            .push_bind(span.provider.clone())
+                            .push_bind(span.input_tokens)
+                            .push_bind(span.output_tokens)
+                            .push_bind(span.status_code)
+                            .push_bind(span.pipeline_version_id.clone())
+                            .push_bind(span.environment.clone())
+                            .push_bind(span.link_method.clone());
+                    });
+                    query.build().execute(&mut *tx).await?;
+                }
+                for chunk in attribute_rows.chunks(INSERT_CHUNK) {
+                    let mut query =
+                        sqlx::QueryBuilder::<$db>::new("INSERT INTO span_attributes (tenant_id, entry_idx, key, value) ");
+                    query.push_values(chunk, |mut row, (index, key, value)| {
+                        row.push_bind(tenant.id)
+                            .push_bind(*index)
+                            .push_bind((*key).clone())
+                            .push_bind((*value).clone());
+                    });
+                    query.push(" ON CONFLICT (tenant_id, entry_idx, key) DO NOTHING");
+                    query.build().execute(&mut *tx).await?;
+                }
+                for (index, governance) in governance_rows {
+                    sqlx::query(
+                        "INSERT INTO governance (tenant_id, kind, id, entry_idx, name, version, pipeline_version_id, \
+                         environment, valid_from_ns, valid_to_ns, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    )
+                    .bind(tenant.id)
+                    .bind(governance.kind.clone())
+                    .bind(governance.id.clone())
+                    .bind(index)
+                    .bind(governance.name.clone())
+                    .bind(governance.version.clone())
+                    .bind(governance.pipeline_version_id.clone())
+                    .bind(governance.environment.clone())
+                    .bind(governance.valid_from_ns)
+                    .bind(governance.valid_to_ns)
+                    .bind(governance.body.clone())
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 let mut hash_rows = Vec::with_capacity(sealed.new_hashes.len());
                 for (stored_index, hash) in &sealed.new_hashes {
                     hash_rows.push((to_i64(*stored_index)?, hash.0.to_vec()));
@@ -443,6 +517,274 @@ macro_rules! implement_store {
             ) -> Result<std::collections::HashMap<u64, $crate::ledger::Hash>, $crate::store::StoreError> {
                 let mut conn = self.pool.acquire().await?;
                 Self::read_hashes(&mut conn, tenant.id, indexes).await
+            }
+
+            async fn contents_of(
+                &self,
+                tenant: &$crate::store::Tenant,
+                indexes: &[u64],
+            ) -> Result<Vec<$crate::store::StoredContent>, $crate::store::StoreError> {
+                use $crate::store::sql::*;
+                let mut out = Vec::new();
+                for chunk in indexes.chunks(INSERT_CHUNK) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT commitment, entry_idx, field, salt, content FROM contents WHERE tenant_id = ",
+                    );
+                    query.push_bind(tenant.id);
+                    query.push(" AND entry_idx IN (");
+                    let mut separated = query.separated(", ");
+                    for index in chunk {
+                        separated.push_bind(to_i64(*index)?);
+                    }
+                    query.push(") ORDER BY entry_idx, commitment");
+                    let rows: Vec<(String, i64, String, Option<Vec<u8>>, Option<String>)> =
+                        query.build_query_as().fetch_all(&self.pool).await?;
+                    for (commitment, entry_index, field, salt, content) in rows {
+                        out.push($crate::store::StoredContent {
+                            commitment,
+                            entry_index: to_u64(entry_index, "entry index")?,
+                            field,
+                            salt,
+                            content,
+                        });
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn entries_at(
+                &self,
+                tenant: &$crate::store::Tenant,
+                indexes: &[u64],
+            ) -> Result<Vec<$crate::store::StoredEntry>, $crate::store::StoreError> {
+                use $crate::store::sql::*;
+                let mut out = Vec::new();
+                for chunk in indexes.chunks(INSERT_CHUNK) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT idx, entry_bytes, leaf_hash FROM entries WHERE tenant_id = ",
+                    );
+                    query.push_bind(tenant.id);
+                    query.push(" AND idx IN (");
+                    let mut separated = query.separated(", ");
+                    for index in chunk {
+                        separated.push_bind(to_i64(*index)?);
+                    }
+                    query.push(")");
+                    let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = query.build_query_as().fetch_all(&self.pool).await?;
+                    for (index, entry_bytes, leaf_hash) in rows {
+                        out.push($crate::store::StoredEntry { index: to_u64(index, "entry index")?, entry_bytes, leaf_hash });
+                    }
+                }
+                out.sort_by_key(|entry| entry.index);
+                Ok(out)
+            }
+
+            async fn trace_entries(
+                &self,
+                tenant: &$crate::store::Tenant,
+                trace_id: &str,
+            ) -> Result<Vec<$crate::store::StoredEntry>, $crate::store::StoreError> {
+                use $crate::store::sql::*;
+                let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+                    "SELECT idx, entry_bytes, leaf_hash FROM entries WHERE tenant_id = $1 AND trace_id = $2 ORDER BY idx",
+                )
+                .bind(tenant.id)
+                .bind(trace_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(|(index, entry_bytes, leaf_hash)| {
+                        Ok($crate::store::StoredEntry { index: to_u64(index, "entry index")?, entry_bytes, leaf_hash })
+                    })
+                    .collect()
+            }
+
+            async fn output_entries(
+                &self,
+                tenant: &$crate::store::Tenant,
+                digest: &[u8],
+            ) -> Result<Vec<u64>, $crate::store::StoreError> {
+                use $crate::store::sql::*;
+                let rows: Vec<i64> = sqlx::query_scalar(
+                    "SELECT entry_idx FROM output_index WHERE tenant_id = $1 AND digest = $2 ORDER BY entry_idx",
+                )
+                .bind(tenant.id)
+                .bind(digest)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(|index| to_u64(index, "entry index")).collect()
+            }
+
+            async fn governance(
+                &self,
+                tenant: &$crate::store::Tenant,
+                kind: &str,
+            ) -> Result<Vec<$crate::store::GovernanceRecord>, $crate::store::StoreError> {
+                use $crate::store::sql::*;
+                #[allow(clippy::type_complexity)]
+                let rows: Vec<(
+                    String,
+                    i64,
+                    Option<String>,
+                    Option<String>,
+                    Option<String>,
+                    Option<String>,
+                    Option<i64>,
+                    Option<i64>,
+                    String,
+                )> = sqlx::query_as(
+                    "SELECT id, entry_idx, name, version, pipeline_version_id, environment, valid_from_ns, valid_to_ns, body \
+                     FROM governance WHERE tenant_id = $1 AND kind = $2 ORDER BY entry_idx",
+                )
+                .bind(tenant.id)
+                .bind(kind)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter()
+                    .map(
+                        |(id, entry_idx, name, version, pipeline_version_id, environment, valid_from_ns, valid_to_ns, body)| {
+                            Ok($crate::store::GovernanceRecord {
+                                row: $crate::store::GovernanceRow {
+                                    kind: kind.to_owned(),
+                                    id,
+                                    name,
+                                    version,
+                                    pipeline_version_id,
+                                    environment,
+                                    valid_from_ns,
+                                    valid_to_ns,
+                                    body,
+                                },
+                                entry_index: to_u64(entry_idx, "entry index")?,
+                            })
+                        },
+                    )
+                    .collect()
+            }
+
+            async fn search_spans(
+                &self,
+                tenant: &$crate::store::Tenant,
+                filter: &$crate::store::SpanQuery,
+            ) -> Result<Vec<$crate::store::SpanRecord>, $crate::store::StoreError> {
+                use $crate::store::sql::*;
+                let mut query = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT s.entry_idx, s.trace_id, s.span_id, s.parent_span_id, s.name, s.kind, s.start_ns, s.end_ns, \
+                     s.model, s.provider, s.input_tokens, s.output_tokens, s.status_code, s.pipeline_version_id, \
+                     s.environment, s.link_method FROM spans s WHERE s.tenant_id = ",
+                );
+                query.push_bind(tenant.id);
+                if let Some(kind) = &filter.kind {
+                    query.push(" AND s.kind = ").push_bind(kind.clone());
+                }
+                if let Some(trace_id) = &filter.trace_id {
+                    query.push(" AND s.trace_id = ").push_bind(trace_id.clone());
+                }
+                if let Some(value) = filter.min_duration_ns {
+                    query.push(" AND s.duration_ns >= ").push_bind(value);
+                }
+                if let Some(value) = filter.max_duration_ns {
+                    query.push(" AND s.duration_ns <= ").push_bind(value);
+                }
+                if let Some(model) = &filter.model {
+                    query.push(" AND s.model = ").push_bind(model.clone());
+                }
+                if let Some(provider) = &filter.provider {
+                    query.push(" AND s.provider = ").push_bind(provider.clone());
+                }
+                if let Some(value) = filter.min_input_tokens {
+                    query.push(" AND s.input_tokens >= ").push_bind(value);
+                }
+                if let Some(value) = filter.min_output_tokens {
+                    query.push(" AND s.output_tokens >= ").push_bind(value);
+                }
+                if let Some(value) = filter.status_code {
+                    query.push(" AND s.status_code = ").push_bind(value);
+                }
+                if let Some(id) = &filter.pipeline_version_id {
+                    query.push(" AND s.pipeline_version_id = ").push_bind(id.clone());
+                }
+                match filter.linked {
+                    Some(true) => {
+                        query.push(" AND s.pipeline_version_id IS NOT NULL");
+                    }
+                    Some(false) => {
+                        query.push(" AND s.pipeline_version_id IS NULL");
+                    }
+                    None => {}
+                }
+                if let Some(environment) = &filter.environment {
+                    query.push(" AND s.environment = ").push_bind(environment.clone());
+                }
+                if let Some(value) = filter.start_from_ns {
+                    query.push(" AND s.start_ns >= ").push_bind(value);
+                }
+                if let Some(value) = filter.start_to_ns {
+                    query.push(" AND s.start_ns < ").push_bind(value);
+                }
+                for (key, value) in &filter.attributes {
+                    query
+                        .push(" AND EXISTS (SELECT 1 FROM span_attributes a WHERE a.tenant_id = s.tenant_id AND a.entry_idx = s.entry_idx AND a.key = ")
+                        .push_bind(key.clone())
+                        .push(" AND a.value = ")
+                        .push_bind(value.clone())
+                        .push(")");
+                }
+                if let Some((start_ns, entry_idx)) = filter.cursor {
+                    query
+                        .push(" AND (s.start_ns < ")
+                        .push_bind(start_ns)
+                        .push(" OR (s.start_ns = ")
+                        .push_bind(start_ns)
+                        .push(" AND s.entry_idx < ")
+                        .push_bind(entry_idx)
+                        .push("))");
+                }
+                query.push(" ORDER BY s.start_ns DESC, s.entry_idx DESC LIMIT ").push_bind(filter.limit);
+                #[allow(clippy::type_complexity)]
+                let rows: Vec<(
+                    i64,
+                    String,
+                    String,
+                    Option<String>,
+                    String,
+                    String,
+                    i64,
+                    i64,
+                    Option<String>,
+                    Option<String>,
+                    Option<i64>,
+                    Option<i64>,
+                    i64,
+                    Option<String>,
+                    Option<String>,
+                    String,
+                )> = query.build_query_as().fetch_all(&self.pool).await?;
+                rows.into_iter()
+                    .map(|row| {
+                        Ok($crate::store::SpanRecord {
+                            entry_index: to_u64(row.0, "entry index")?,
+                            row: $crate::store::SpanRow {
+                                trace_id: row.1,
+                                span_id: row.2,
+                                parent_span_id: row.3,
+                                name: row.4,
+                                kind: row.5,
+                                start_ns: row.6,
+                                end_ns: row.7,
+                                model: row.8,
+                                provider: row.9,
+                                input_tokens: row.10,
+                                output_tokens: row.11,
+                                status_code: row.12,
+                                pipeline_version_id: row.13,
+                                environment: row.14,
+                                link_method: row.15,
+                                attributes: Vec::new(),
+                            },
+                        })
+                    })
+                    .collect()
             }
 
             async fn contents(

@@ -12,7 +12,9 @@ use traceledger::ledger::batch::PendingEntry;
 use traceledger::ledger::checkpoint::{verify_checkpoint, LogSigner};
 use traceledger::ledger::commitment::commit;
 use traceledger::ledger::merkle;
-use traceledger::store::{AppendItem, AppendedAs, PostgresStore, SqliteStore, Store};
+use traceledger::store::{
+    AppendItem, AppendedAs, GovernanceRow, PostgresStore, SpanQuery, SpanRow, SqliteStore, Store,
+};
 
 use crate::helpers::{both_backends, fresh_pg_database, Backend};
 
@@ -20,6 +22,7 @@ both_backends!(
     tenants_and_keys_round_trip,
     appends_chain_dedupe_and_prove,
     signing_keys_rotate_and_stay_listed,
+    span_index_and_governance_queries,
 );
 
 async fn fresh_store(backend: Backend) -> (Arc<dyn Store>, tempfile::TempDir) {
@@ -47,6 +50,32 @@ fn item(n: usize, dedupe: Option<&str>) -> AppendItem {
         span_id: Some(format!("{n:016x}")),
         dedupe_key: dedupe.map(str::to_owned),
         output_digests: vec![[n as u8; 32]],
+        span_row: Some(SpanRow {
+            trace_id: "ab".repeat(16),
+            span_id: format!("{n:016x}"),
+            parent_span_id: (n > 0).then(|| format!("{:016x}", n - 1)),
+            name: format!("span {n}"),
+            kind: if n % 2 == 0 {
+                "generation".into()
+            } else {
+                "retrieval".into()
+            },
+            start_ns: 1_000 + n as i64,
+            end_ns: 1_000 + n as i64 + 100 * n as i64,
+            model: (n % 2 == 0).then(|| "gpt-4o-mini".to_owned()),
+            provider: None,
+            input_tokens: Some(n as i64),
+            output_tokens: Some(10 * n as i64),
+            status_code: if n == 3 { 2 } else { 0 },
+            pipeline_version_id: (n < 5).then(|| "pv_x".to_owned()),
+            environment: Some("staging".into()),
+            link_method: if n < 5 { "explicit".into() } else { "none".into() },
+            attributes: vec![(
+                "user.tier".into(),
+                if n % 3 == 0 { "gold".into() } else { "free".into() },
+            )],
+        }),
+        governance: None,
     }
 }
 
@@ -203,4 +232,156 @@ async fn signing_keys_rotate_and_stay_listed(backend: Backend) {
         .map(|key| key.public_key.clone())
         .collect();
     assert_eq!(active, vec![vec![2u8; 32]]);
+}
+
+async fn span_index_and_governance_queries(backend: Backend) {
+    let (store, _dir) = fresh_store(backend).await;
+    let tenant = store
+        .ensure_tenant(&TenantName::parse("acme").unwrap(), "example.org/acme")
+        .await
+        .unwrap();
+    let signer = LogSigner::new(&tenant.origin, SigningKey::from_bytes(&[3u8; 32])).unwrap();
+    let items: Vec<AppendItem> = (0..10).map(|n| item(n, Some(&format!("k{n}")))).collect();
+    store.append_batch(&tenant, &items, &signer).await.unwrap();
+    let governance = AppendItem {
+        entry: PendingEntry {
+            entry_type: "pipeline_version".into(),
+            body: json!({"id": "pv_x"}),
+        },
+        dedupe_key: Some("pipeline_version:pv_x".into()),
+        governance: Some(GovernanceRow {
+            kind: "pipeline_version".into(),
+            id: "pv_x".into(),
+            name: Some("rag".into()),
+            version: Some("1".into()),
+            body: "{\"id\":\"pv_x\"}".into(),
+            ..GovernanceRow::default()
+        }),
+        ..AppendItem::default()
+    };
+    let receipt = store
+        .append_batch(&tenant, &[governance.clone(), governance], &signer)
+        .await
+        .unwrap();
+    assert_eq!(receipt.indexes, vec![AppendedAs::New(10), AppendedAs::Duplicate(10)]);
+    let records = store.governance(&tenant, "pipeline_version").await.unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        (records[0].entry_index, records[0].row.name.as_deref()),
+        (10, Some("rag"))
+    );
+    assert!(store.governance(&tenant, "deployment").await.unwrap().is_empty());
+
+    let search = |query: SpanQuery| {
+        let store = store.clone();
+        let tenant = tenant.clone();
+        async move {
+            store
+                .search_spans(&tenant, &SpanQuery { limit: 100, ..query })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|record| record.entry_index)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        search(SpanQuery::default()).await,
+        (0..10).rev().collect::<Vec<u64>>(),
+        "newest first"
+    );
+    assert_eq!(
+        search(SpanQuery {
+            kind: Some("retrieval".into()),
+            ..SpanQuery::default()
+        })
+        .await,
+        vec![9, 7, 5, 3, 1]
+    );
+    assert_eq!(
+        search(SpanQuery {
+            min_duration_ns: Some(500),
+            ..SpanQuery::default()
+        })
+        .await,
+        vec![9, 8, 7, 6, 5]
+    );
+    assert_eq!(
+        search(SpanQuery {
+            min_output_tokens: Some(80),
+            ..SpanQuery::default()
+        })
+        .await,
+        vec![9, 8]
+    );
+    assert_eq!(
+        search(SpanQuery {
+            status_code: Some(2),
+            ..SpanQuery::default()
+        })
+        .await,
+        vec![3]
+    );
+    assert_eq!(
+        search(SpanQuery {
+            linked: Some(false),
+            ..SpanQuery::default()
+        })
+        .await,
+        vec![9, 8, 7, 6, 5]
+    );
+    assert_eq!(
+        search(SpanQuery {
+            attributes: vec![("user.tier".into(), "gold".into())],
+            ..SpanQuery::default()
+        })
+        .await,
+        vec![9, 6, 3, 0]
+    );
+    assert_eq!(
+        search(SpanQuery {
+            model: Some("gpt-4o-mini".into()),
+            start_to_ns: Some(1_005),
+            ..SpanQuery::default()
+        })
+        .await,
+        vec![4, 2, 0]
+    );
+    // Cursor pagination: pages of 4 cover everything once.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .search_spans(
+                &tenant,
+                &SpanQuery {
+                    limit: 4,
+                    cursor,
+                    ..SpanQuery::default()
+                },
+            )
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        let last = page.last().unwrap();
+        cursor = Some((last.row.start_ns, last.entry_index as i64));
+        seen.extend(page.iter().map(|record| record.entry_index));
+    }
+    assert_eq!(seen, (0..10).rev().collect::<Vec<u64>>());
+
+    assert_eq!(store.output_entries(&tenant, &[4u8; 32]).await.unwrap(), vec![4]);
+    assert_eq!(store.trace_entries(&tenant, &"ab".repeat(16)).await.unwrap().len(), 10);
+    assert_eq!(
+        store
+            .entries_at(&tenant, &[7, 2, 99])
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.index)
+            .collect::<Vec<_>>(),
+        vec![2, 7]
+    );
+    assert_eq!(store.contents_of(&tenant, &[1, 5]).await.unwrap().len(), 2);
 }
