@@ -2,7 +2,9 @@
 //! health checks, `/v1/keys` and the docs.
 
 pub mod auth;
+pub mod governance;
 pub mod ledger;
+pub mod provenance;
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -28,6 +30,26 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/logs", post(crate::ingest::http::export_logs))
         // Langfuse SDKs post OTLP here (with Basic auth): only the host changes.
         .route("/api/public/otel/v1/traces", post(crate::ingest::http::export_traces))
+        .route("/v1/provenance/search", post(provenance::search))
+        .route("/v1/traces/{trace_id}", get(provenance::trace))
+        .route("/v1/spans", get(provenance::spans))
+        .route(
+            "/v1/pipeline-versions",
+            post(governance::create_pipeline_version).get(governance::list_pipeline_versions),
+        )
+        .route("/v1/pipeline-versions/{id}", get(governance::get_pipeline_version))
+        .route(
+            "/v1/proof-bundles",
+            post(governance::create_proof_bundle).get(governance::list_proof_bundles),
+        )
+        .route(
+            "/v1/deployments",
+            post(governance::create_deployment).get(governance::list_deployments),
+        )
+        .route(
+            "/v1/ci-keys",
+            post(governance::create_ci_key).get(governance::list_ci_keys),
+        )
         .fallback(not_found)
         // The ingest handler enforces the limit itself (with a 413 problem); this is the backstop.
         .layer(axum::extract::DefaultBodyLimit::max(max_body.saturating_add(1)))

@@ -9,5 +9,6 @@ mod ingest;
 mod interop;
 mod ledger_api;
 mod logs;
+mod provenance;
 mod replicas;
 mod store_conformance;
