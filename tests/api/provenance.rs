@@ -18,7 +18,8 @@ use crate::helpers::{both_backends, fixture, spawn_app, synthetic_request, Backe
 
 both_backends!(
     provenance_story_from_output_text_to_proofs,
-    governance_validation_and_span_queries
+    governance_validation_and_span_queries,
+    late_parents_complete_the_tree,
 );
 
 const ANSWER: &str = "Yes. Order 1234 was delivered on 2026-01-02 and our refund window is 30 days from delivery, so you can request a refund until 2026-02-01.";
@@ -441,5 +442,48 @@ async fn governance_validation_and_span_queries(backend: Backend) {
     ] {
         assert_eq!(app.get(&reader, bad).await.status(), 400, "{bad}");
     }
+    app.stop().await;
+}
+
+/// Children arrive first, their parent in a later request (as with per-span exporters):
+/// the tree is assembled at query time and is whole once the parent is in.
+async fn late_parents_complete_the_tree(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let key = app.key("default", &[Scope::Ingest, Scope::AuditRead]).await;
+    let full = ExportTraceServiceRequest::decode(fixture("a_rag_semconv/1.pb").as_slice()).unwrap();
+    let mut children = full.clone();
+    let mut root = full;
+    children.resource_spans[0].scope_spans[0]
+        .spans
+        .retain(|span| !span.parent_span_id.is_empty());
+    root.resource_spans[0].scope_spans[0]
+        .spans
+        .retain(|span| span.parent_span_id.is_empty());
+    assert_eq!(
+        app.post_traces(&key, "application/x-protobuf", None, children.encode_to_vec())
+            .await
+            .status(),
+        200
+    );
+    let partial: Value = app
+        .get(&key, &format!("/v1/traces/{TRACE}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let roots = partial["tree"].as_array().unwrap();
+    assert_eq!(roots.len(), 5, "orphans are shown as roots until the parent arrives");
+    assert!(roots.iter().all(|node| node["missing_parent"] == true));
+    assert_eq!(
+        app.post_traces(&key, "application/x-protobuf", None, root.encode_to_vec())
+            .await
+            .status(),
+        200
+    );
+    let (_, found) = post_json(&app, &key, "/v1/provenance/search", json!({"output": ANSWER})).await;
+    let tree = found["results"][0]["tree"].as_array().unwrap();
+    assert_eq!(tree.len(), 1);
+    assert_eq!(tree[0]["children"].as_array().unwrap().len(), 5);
+    assert_eq!(tree[0].get("missing_parent"), None);
     app.stop().await;
 }
