@@ -131,3 +131,28 @@ impl From<SubmitError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn back_pressure_maps_to_429_and_503_with_retry_after() {
+        let response = ApiError::from(SubmitError::Overloaded).into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
+        let response = ApiError::from(SubmitError::ShuttingDown).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.headers().contains_key(header::RETRY_AFTER));
+        let unavailable = StoreError::Database(sqlx::Error::PoolTimedOut);
+        let response = ApiError::from(SubmitError::Store(std::sync::Arc::new(unavailable))).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_details() {
+        let error = ApiError::Internal(anyhow::anyhow!("secret path /var/lib/x"));
+        assert_eq!(error.to_string(), "internal error");
+    }
+}

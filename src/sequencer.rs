@@ -214,3 +214,90 @@ pub fn count_new(receipt: &AppendReceipt) -> usize {
         .filter(|fate| matches!(fate, AppendedAs::New(_)))
         .count()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::TenantName;
+    use crate::ledger::batch::PendingEntry;
+    use crate::store::SqliteStore;
+
+    fn items(seed: usize, count: usize) -> Vec<AppendItem> {
+        (0..count)
+            .map(|i| AppendItem {
+                entry: PendingEntry {
+                    entry_type: "span".into(),
+                    body: serde_json::json!({"seed": seed, "i": i}),
+                },
+                dedupe_key: Some(format!("{seed}:{i}")),
+                ..AppendItem::default()
+            })
+            .collect()
+    }
+
+    /// Requests queued while the worker is busy (here: before it first runs, on a
+    /// single-threaded runtime) are merged into one transaction and one checkpoint.
+    #[tokio::test(flavor = "current_thread")]
+    async fn queued_requests_share_one_commit_and_one_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+        let tenant = store
+            .ensure_tenant(&TenantName::parse("acme").unwrap(), "example.org/acme")
+            .await
+            .unwrap();
+        let sequencer = Sequencer::new(
+            store.clone(),
+            SigningKey::from_bytes(&[1u8; 32]),
+            SequencerConfig::default(),
+        );
+        let (a, b, c, d, e) = tokio::join!(
+            sequencer.submit(&tenant, items(1, 2)),
+            sequencer.submit(&tenant, items(2, 2)),
+            sequencer.submit(&tenant, items(3, 2)),
+            sequencer.submit(&tenant, items(4, 2)),
+            sequencer.submit(&tenant, items(1, 2)),
+        );
+        let receipts = [a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap(), e.unwrap()];
+        assert_eq!(store.tree_size(&tenant).await.unwrap(), 8);
+        assert_eq!(store.checkpoints(&tenant).await.unwrap().len(), 1, "one group commit");
+        assert!(receipts.iter().all(|receipt| receipt.tree_size == 8));
+        assert_eq!(receipts[0].indexes, vec![AppendedAs::New(0), AppendedAs::New(1)]);
+        assert_eq!(
+            receipts[4].indexes,
+            vec![AppendedAs::Duplicate(0), AppendedAs::Duplicate(1)]
+        );
+        sequencer.shutdown().await;
+        assert!(matches!(
+            sequencer.submit(&tenant, items(9, 1)).await,
+            Err(SubmitError::ShuttingDown)
+        ));
+    }
+
+    /// A full queue answers Overloaded at once instead of waiting.
+    #[tokio::test(flavor = "current_thread")]
+    async fn full_queue_is_refused_immediately() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+        let tenant = store
+            .ensure_tenant(&TenantName::parse("acme").unwrap(), "example.org/acme")
+            .await
+            .unwrap();
+        let config = SequencerConfig {
+            queue_depth: 2,
+            max_batch_entries: 8192,
+        };
+        let sequencer = Sequencer::new(store.clone(), SigningKey::from_bytes(&[1u8; 32]), config);
+        let (a, b, c) = tokio::join!(
+            sequencer.submit(&tenant, items(1, 1)),
+            sequencer.submit(&tenant, items(2, 1)),
+            sequencer.submit(&tenant, items(3, 1)),
+        );
+        assert!(a.is_ok() && b.is_ok());
+        assert!(matches!(c, Err(SubmitError::Overloaded)));
+        assert_eq!(
+            store.tree_size(&tenant).await.unwrap(),
+            2,
+            "nothing of the refused request"
+        );
+    }
+}
