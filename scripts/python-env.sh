@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the Python virtual environment of the interop test
-# (tests/api/interop.rs runs tests/interop/export_and_verify.py with it).
+# (tests/api/interop.rs runs the scripts of tests/interop/ with it: the OTLP/HTTP protobuf,
+# OTLP/HTTP JSON and OTLP/gRPC exporters, the OTLP logs exporter, and LangChain traced by
+# OpenInference).
 #
 #   scripts/python-env.sh        -> prints the venv's python path as the last stdout line
 #
@@ -29,6 +31,12 @@ command -v sha256sum >/dev/null || fail "sha256sum not found (coreutils)"
 command -v flock >/dev/null || fail "flock not found (util-linux)"
 
 want="$(sha256sum "$requirements" | cut -d' ' -f1)"
+# What the interop scripts import; checked once after installing.
+imports='import cryptography, grpc, requests, rfc8785
+import opentelemetry.sdk.trace, opentelemetry.sdk._logs
+import opentelemetry.exporter.otlp.proto.http.trace_exporter, opentelemetry.exporter.otlp.proto.http._log_exporter
+import opentelemetry.exporter.otlp.proto.grpc.trace_exporter, opentelemetry.exporter.otlp.json.http.trace_exporter
+import langchain_core.language_models.fake_chat_models, openinference.instrumentation.langchain'
 python="$venv/bin/python"
 stamp="$venv/.requirements.sha256"
 
@@ -59,8 +67,7 @@ if ! is_ready; then
     echo "python-env.sh: installing $requirements" >&2
     "$python" -m pip install --disable-pip-version-check --no-input -q -r "$requirements" >&2 \
         || fail "pip install -r $requirements into $venv failed (see pip's output above)"
-    "$python" -c 'import opentelemetry.sdk.trace, opentelemetry.exporter.otlp.proto.http.trace_exporter, cryptography, rfc8785, requests' \
-        || fail "the venv at $venv was installed but its packages do not import"
+    "$python" -c "$imports" || fail "the venv at $venv was installed but its packages do not import"
     printf '%s\n' "$want" >"$stamp.tmp" && mv -f "$stamp.tmp" "$stamp" || fail "cannot write stamp $stamp"
     echo "python-env.sh: ready" >&2
 fi
