@@ -105,6 +105,17 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::provenance::evidence::EvidenceError> for ApiError {
+    fn from(error: crate::provenance::evidence::EvidenceError) -> Self {
+        use crate::provenance::evidence::EvidenceError;
+        match error {
+            EvidenceError::BadRequest(detail) => ApiError::BadRequest(detail),
+            EvidenceError::Store(store) => store.into(),
+            EvidenceError::Internal(detail) => ApiError::Internal(anyhow::anyhow!(detail)),
+        }
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         match error {

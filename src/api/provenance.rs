@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
@@ -12,198 +12,10 @@ use crate::app::AppState;
 use crate::auth::has_scope;
 use crate::domain::{Scope, TraceId};
 use crate::error::ApiError;
-use crate::ledger::checkpoint::{verify_checkpoint, LogSigner};
-use crate::ledger::entry::{leaf_hash, Entry};
-use crate::ledger::merkle;
-use crate::provenance::governance::{DEPLOYMENT, PIPELINE_VERSION, PROOF_BUNDLE};
-use crate::provenance::report::{build_report, Governance, ReportCheckpoint, ReportEntry};
-use crate::store::{SpanQuery, Tenant};
-
-/// Most traces returned by one search.
-const MAX_TRACES: usize = 20;
-
-/// `POST /v1/provenance/search`: exactly one selector.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SearchRequest {
-    /// The output text exactly as the application returned it.
-    #[serde(default)]
-    pub output: Option<String>,
-    /// SHA-256 (hex) of the output text.
-    #[serde(default)]
-    pub output_sha256: Option<String>,
-    /// A trace id (32 hex digits).
-    #[serde(default)]
-    pub trace_id: Option<String>,
-}
-
-/// The selected traces and the entries whose outputs matched.
-pub struct Selection {
-    /// Trace id (hex) → matched entry indexes.
-    pub traces: Vec<(String, Vec<u64>)>,
-    /// SHA-256 of the output text, when selected by output.
-    pub output_sha256: Option<[u8; 32]>,
-}
-
-fn parse_sha256(text: &str) -> Result<[u8; 32], ApiError> {
-    let bytes =
-        hex::decode(text.trim()).map_err(|_| ApiError::BadRequest("output_sha256 must be 64 hex digits".into()))?;
-    bytes
-        .try_into()
-        .map_err(|_| ApiError::BadRequest("output_sha256 must be 64 hex digits".into()))
-}
-
-/// Resolves a search request to traces (shared with exports).
-pub async fn select(state: &AppState, tenant: &Tenant, request: &SearchRequest) -> Result<Selection, ApiError> {
-    use sha2::Digest;
-    let given = [
-        request.output.is_some(),
-        request.output_sha256.is_some(),
-        request.trace_id.is_some(),
-    ];
-    if given.iter().filter(|present| **present).count() != 1 {
-        return Err(ApiError::BadRequest(
-            "give exactly one of output, output_sha256 or trace_id".into(),
-        ));
-    }
-    if let Some(trace_id) = &request.trace_id {
-        let trace_id = TraceId::parse_hex(trace_id).map_err(|error| ApiError::BadRequest(error.to_string()))?;
-        return Ok(Selection {
-            traces: vec![(trace_id.to_hex(), Vec::new())],
-            output_sha256: None,
-        });
-    }
-    let output_sha256: [u8; 32] = match (&request.output, &request.output_sha256) {
-        (Some(text), _) => sha2::Sha256::digest(text.as_bytes()).into(),
-        (None, Some(hex_digest)) => parse_sha256(hex_digest)?,
-        (None, None) => return Err(ApiError::BadRequest("no selector".into())),
-    };
-    let digest = crate::audit::output_digest_from_sha256(&tenant.lookup_secret, &output_sha256);
-    let indexes = state.store.output_entries(tenant, &digest).await?;
-    let mut traces: Vec<(String, Vec<u64>)> = Vec::new();
-    for entry in state.store.entries_at(tenant, &indexes).await? {
-        let parsed: Value =
-            serde_json::from_slice(&entry.entry_bytes).map_err(|error| ApiError::Internal(error.into()))?;
-        let Some(trace_id) = parsed["body"]["trace_id"].as_str() else {
-            continue;
-        };
-        match traces.iter_mut().find(|(id, _)| id == trace_id) {
-            Some((_, matched)) => matched.push(entry.index),
-            None => traces.push((trace_id.to_owned(), vec![entry.index])),
-        }
-    }
-    traces.truncate(MAX_TRACES);
-    Ok(Selection {
-        traces,
-        output_sha256: Some(output_sha256),
-    })
-}
-
-/// The latest checkpoint, its signature checked with the server's key.
-pub async fn latest_checkpoint(state: &AppState, tenant: &Tenant) -> Result<Option<ReportCheckpoint>, ApiError> {
-    let Some(stored) = state.store.latest_checkpoint(tenant).await? else {
-        return Ok(None);
-    };
-    let signer =
-        LogSigner::new(&tenant.origin, state.signing_key.clone()).map_err(|error| ApiError::Internal(error.into()))?;
-    // A checkpoint signed by an older key still verifies with that key; fall back to the
-    // registered keys.
-    let mut verified = verify_checkpoint(&stored.note, &signer.verifier_key()).ok();
-    if verified.is_none() {
-        for key in state.store.signing_keys().await? {
-            let Ok(bytes) = <[u8; 32]>::try_from(key.public_key.as_slice()) else {
-                continue;
-            };
-            let Ok(public) = ed25519_dalek::VerifyingKey::from_bytes(&bytes) else {
-                continue;
-            };
-            let candidate = crate::ledger::checkpoint::verifier_key(&tenant.origin, &public);
-            if let Ok(checkpoint) = verify_checkpoint(&stored.note, &candidate) {
-                verified = Some(checkpoint);
-                break;
-            }
-        }
-    }
-    let verified = verified.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("latest checkpoint does not verify")))?;
-    Ok(Some(ReportCheckpoint {
-        note: stored.note,
-        size: verified.size,
-        root: verified.root,
-    }))
-}
-
-/// Entries of a trace with their inclusion proofs against `checkpoint` (one read for all
-/// the proof hashes). Entries beyond the checkpoint are left out.
-pub async fn trace_evidence(
-    state: &AppState,
-    tenant: &Tenant,
-    trace_id: &str,
-    checkpoint: &ReportCheckpoint,
-) -> Result<Vec<ReportEntry>, ApiError> {
-    let stored = state.store.trace_entries(tenant, trace_id).await?;
-    proven_entries(state, tenant, stored, checkpoint).await
-}
-
-/// Decodes stored entries and attaches inclusion proofs against `checkpoint`.
-pub async fn proven_entries(
-    state: &AppState,
-    tenant: &Tenant,
-    stored: Vec<crate::store::StoredEntry>,
-    checkpoint: &ReportCheckpoint,
-) -> Result<Vec<ReportEntry>, ApiError> {
-    let stored: Vec<_> = stored
-        .into_iter()
-        .filter(|entry| entry.index < checkpoint.size)
-        .collect();
-    let mut needed = Vec::new();
-    for entry in &stored {
-        needed.extend(
-            merkle::inclusion_proof_indexes(entry.index, checkpoint.size)
-                .map_err(|error| ApiError::Internal(error.into()))?,
-        );
-    }
-    needed.sort_unstable();
-    needed.dedup();
-    let hashes = state.store.stored_hashes(tenant, &needed).await?;
-    let mut out = Vec::with_capacity(stored.len());
-    for entry in stored {
-        let decoded =
-            Entry::from_canonical_bytes(&entry.entry_bytes).map_err(|error| ApiError::Internal(error.into()))?;
-        let proof = merkle::inclusion_proof(entry.index, checkpoint.size, &hashes)
-            .map_err(|error| ApiError::Internal(error.into()))?;
-        out.push(ReportEntry {
-            index: entry.index,
-            leaf_hash: leaf_hash(&entry.entry_bytes),
-            entry: decoded,
-            inclusion_proof: proof,
-        });
-    }
-    Ok(out)
-}
-
-/// The tenant's governance records.
-pub async fn governance(state: &AppState, tenant: &Tenant) -> Result<Governance, ApiError> {
-    Ok(Governance {
-        versions: state.store.governance(tenant, PIPELINE_VERSION).await?,
-        proof_bundles: state.store.governance(tenant, PROOF_BUNDLE).await?,
-        deployments: state.store.governance(tenant, DEPLOYMENT).await?,
-    })
-}
-
-/// Revealed contents of the given entries (commitment → text), erased ones excluded.
-pub async fn revealed_contents(
-    state: &AppState,
-    tenant: &Tenant,
-    indexes: &[u64],
-) -> Result<HashMap<String, String>, ApiError> {
-    Ok(state
-        .store
-        .contents_of(tenant, indexes)
-        .await?
-        .into_iter()
-        .filter_map(|content| content.content.map(|text| (content.commitment, text)))
-        .collect())
-}
+pub use crate::provenance::evidence::SearchRequest;
+use crate::provenance::evidence::{governance, latest_checkpoint, revealed_contents, select, trace_evidence};
+use crate::provenance::report::build_report;
+use crate::store::SpanQuery;
 
 /// `POST /v1/provenance/search`.
 pub async fn search(
@@ -213,21 +25,21 @@ pub async fn search(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = caller.require(Scope::AuditRead)?.clone();
     let Json(request) = body.map_err(|error| ApiError::BadRequest(error.body_text()))?;
-    let selection = select(&state, &tenant, &request).await?;
+    let selection = select(state.store.as_ref(), &tenant, &request).await?;
     let reveal = has_scope(&caller.0, Scope::AuditContent);
-    let Some(checkpoint) = latest_checkpoint(&state, &tenant).await? else {
+    let Some(checkpoint) = latest_checkpoint(state.store.as_ref(), &state.signing_key, &tenant).await? else {
         return Ok(Json(json!({"results": []})));
     };
-    let governance = governance(&state, &tenant).await?;
+    let governance = governance(state.store.as_ref(), &tenant).await?;
     let mut results = Vec::new();
     for (trace_id, matched) in &selection.traces {
-        let entries = trace_evidence(&state, &tenant, trace_id, &checkpoint).await?;
+        let entries = trace_evidence(state.store.as_ref(), &tenant, trace_id, &checkpoint).await?;
         if entries.is_empty() {
             continue;
         }
         let revealed = if reveal {
             let indexes: Vec<u64> = entries.iter().map(|entry| entry.index).collect();
-            revealed_contents(&state, &tenant, &indexes).await?
+            revealed_contents(state.store.as_ref(), &tenant, &indexes).await?
         } else {
             HashMap::new()
         };
@@ -258,18 +70,20 @@ pub async fn trace(
         .map_err(|error| ApiError::BadRequest(error.to_string()))?
         .to_hex();
     let not_found = || ApiError::NotFound(format!("trace {trace_id}"));
-    let checkpoint = latest_checkpoint(&state, &tenant).await?.ok_or_else(not_found)?;
-    let entries = trace_evidence(&state, &tenant, &trace_id, &checkpoint).await?;
+    let checkpoint = latest_checkpoint(state.store.as_ref(), &state.signing_key, &tenant)
+        .await?
+        .ok_or_else(not_found)?;
+    let entries = trace_evidence(state.store.as_ref(), &tenant, &trace_id, &checkpoint).await?;
     if entries.is_empty() {
         return Err(not_found());
     }
     let revealed = if has_scope(&caller.0, Scope::AuditContent) {
         let indexes: Vec<u64> = entries.iter().map(|entry| entry.index).collect();
-        revealed_contents(&state, &tenant, &indexes).await?
+        revealed_contents(state.store.as_ref(), &tenant, &indexes).await?
     } else {
         HashMap::new()
     };
-    let governance = governance(&state, &tenant).await?;
+    let governance = governance(state.store.as_ref(), &tenant).await?;
     Ok(Json(build_report(
         &trace_id,
         &entries,

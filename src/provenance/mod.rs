@@ -2,6 +2,7 @@
 //! keys), linking spans to them at ingest, the span query index, and the provenance
 //! report that rebuilds the chain of operations behind an output.
 
+pub mod evidence;
 pub mod governance;
 pub mod report;
 
