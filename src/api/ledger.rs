@@ -21,14 +21,15 @@ use crate::store::Tenant;
 pub const MAX_ENTRIES_PAGE: u64 = 1000;
 
 /// Query of `GET /v1/keys`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct KeysQuery {
     /// Only keys for this log origin.
     pub origin: Option<String>,
 }
 
 /// One published verifier key.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PublishedKey {
     /// `<origin>+<hex8 key hash>+<base64(0x01 || public key)>`.
     pub verifier_key: String,
@@ -41,6 +42,23 @@ pub struct PublishedKey {
 }
 
 /// `GET /v1/keys` — public: every verifier key of every log (old keys stay published).
+#[utoipa::path(
+    get,
+    path = "/v1/keys",
+    operation_id = "list_verifier_keys",
+    tag = "ledger",
+    summary = "Verifier keys (public)",
+    description = "Every verifier key of every log, as C2SP signed-note verifier keys \
+        `<origin>+<hex8 key hash>+<base64(0x01 || Ed25519 public key)>`. Retired keys stay \
+        published, so old checkpoints keep verifying. No API key needed.",
+    params(KeysQuery),
+    responses(
+        (status = 200, description = "The verifier keys.", body = super::openapi::KeyList,
+            example = json!(super::openapi::examples::key_list())),
+        (status = 500, response = super::openapi::InternalError),
+        (status = 503, response = super::openapi::Unavailable),
+    ),
+)]
 pub async fn keys(
     State(state): State<AppState>,
     Query(query): Query<KeysQuery>,
@@ -71,6 +89,28 @@ pub async fn keys(
 }
 
 /// `GET /v1/ledger/checkpoint` — the latest signed checkpoint (text/plain).
+#[utoipa::path(
+    get,
+    path = "/v1/ledger/checkpoint",
+    operation_id = "get_checkpoint",
+    tag = "ledger",
+    summary = "The latest signed checkpoint",
+    description = "The caller's tenant log's latest checkpoint as a C2SP tlog-checkpoint, \
+        signed as a C2SP signed note (Ed25519): origin, tree size, base64 root hash, a blank \
+        line, then `— <key name> <base64(key hash[4] || signature[64])>`. Verify it with any \
+        conforming signed-note verifier and a key from `GET /v1/keys`. An empty log answers \
+        a signed checkpoint of size 0. Scope `audit:read`.",
+    security(("bearer" = ["audit:read"])),
+    responses(
+        (status = 200, description = "The signed checkpoint note.", body = String,
+            content_type = "text/plain; charset=utf-8",
+            example = json!(super::openapi::examples::CHECKPOINT)),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 500, response = super::openapi::InternalError),
+        (status = 503, response = super::openapi::Unavailable),
+    ),
+)]
 pub async fn checkpoint(State(state): State<AppState>, caller: Caller) -> Result<impl IntoResponse, ApiError> {
     let tenant = caller.require(Scope::AuditRead)?;
     let note = match state.store.latest_checkpoint(tenant).await? {
@@ -88,7 +128,8 @@ fn signer_for(state: &AppState, tenant: &Tenant) -> Result<LogSigner, ApiError> 
 }
 
 /// Query of `GET /v1/ledger/entries`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EntriesQuery {
     /// First index (inclusive).
     pub start: u64,
@@ -98,6 +139,28 @@ pub struct EntriesQuery {
 
 /// `GET /v1/ledger/entries?start=A&end=B` — half-open range, at most
 /// [`MAX_ENTRIES_PAGE`] entries; `end` beyond the tree is clamped.
+#[utoipa::path(
+    get,
+    path = "/v1/ledger/entries",
+    operation_id = "get_entries",
+    tag = "ledger",
+    summary = "Ledger entries",
+    description = "Entries `start` (inclusive) to `end` (exclusive), at most 1000 per page; \
+        `end` beyond the tree is clamped. Each comes decoded and as the base64 of its exact \
+        RFC 8785 bytes, whose leaf hash is `SHA-256(0x00 || entry_bytes)`. Content fields \
+        are commitments. Scope `audit:read`.",
+    security(("bearer" = ["audit:read"])),
+    params(EntriesQuery),
+    responses(
+        (status = 200, description = "The entries.", body = super::openapi::EntryPage,
+            example = json!(super::openapi::examples::entry_page())),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 500, response = super::openapi::InternalError),
+        (status = 503, response = super::openapi::Unavailable),
+    ),
+)]
 pub async fn entries(
     State(state): State<AppState>,
     caller: Caller,
@@ -127,7 +190,8 @@ pub async fn entries(
 }
 
 /// Query of the inclusion proof endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct InclusionQuery {
     /// Entry index.
     pub index: u64,
@@ -136,6 +200,26 @@ pub struct InclusionQuery {
 }
 
 /// `GET /v1/ledger/proofs/inclusion?index=N&tree_size=M`.
+#[utoipa::path(
+    get,
+    path = "/v1/ledger/proofs/inclusion",
+    operation_id = "get_inclusion_proof",
+    tag = "ledger",
+    summary = "Inclusion proof",
+    description = "The RFC 9162 §2.1.3 inclusion proof of entry `index` in the tree of \
+        `tree_size` entries (default: the current size). Scope `audit:read`.",
+    security(("bearer" = ["audit:read"])),
+    params(InclusionQuery),
+    responses(
+        (status = 200, description = "The proof (hex hashes).", body = super::openapi::InclusionProof,
+            example = json!(super::openapi::examples::inclusion_proof())),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 500, response = super::openapi::InternalError),
+        (status = 503, response = super::openapi::Unavailable),
+    ),
+)]
 pub async fn inclusion(
     State(state): State<AppState>,
     caller: Caller,
@@ -179,7 +263,8 @@ pub async fn inclusion_proof(
 }
 
 /// Query of the consistency proof endpoint.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ConsistencyQuery {
     /// Smaller tree size (at least 1).
     pub first: u64,
@@ -188,6 +273,26 @@ pub struct ConsistencyQuery {
 }
 
 /// `GET /v1/ledger/proofs/consistency?first=A&second=B`.
+#[utoipa::path(
+    get,
+    path = "/v1/ledger/proofs/consistency",
+    operation_id = "get_consistency_proof",
+    tag = "ledger",
+    summary = "Consistency proof",
+    description = "The RFC 9162 §2.1.4 consistency proof between the trees of `first` and \
+        `second` entries (`1 <= first <= second <=` the current size). Scope `audit:read`.",
+    security(("bearer" = ["audit:read"])),
+    params(ConsistencyQuery),
+    responses(
+        (status = 200, description = "The proof (hex hashes).", body = super::openapi::ConsistencyProof,
+            example = json!(super::openapi::examples::consistency_proof())),
+        (status = 400, response = super::openapi::BadRequest),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 500, response = super::openapi::InternalError),
+        (status = 503, response = super::openapi::Unavailable),
+    ),
+)]
 pub async fn consistency(
     State(state): State<AppState>,
     caller: Caller,

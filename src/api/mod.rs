@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod governance;
 pub mod ledger;
+pub mod openapi;
 pub mod provenance;
 
 use axum::extract::State;
@@ -21,6 +22,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi::openapi_document))
+        .merge(openapi::swagger_ui())
         .route("/v1/keys", get(ledger::keys))
         .route("/v1/ledger/checkpoint", get(ledger::checkpoint))
         .route("/v1/ledger/entries", get(ledger::entries))
@@ -56,10 +59,37 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Liveness
+///
+/// Answers `ok` while the process serves HTTP. No API key needed.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "health",
+    responses(
+        (status = 200, description = "The server is up.", body = String, content_type = "text/plain; charset=utf-8", example = "ok"),
+    ),
+)]
 async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Readiness
+///
+/// Answers `ready` when the database is reachable, else 503 with `Retry-After`. No API
+/// key needed.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "The database is reachable.", body = String, content_type = "text/plain; charset=utf-8", example = "ready"),
+        (status = 500, response = openapi::InternalError),
+        (status = 503, response = openapi::Unavailable),
+    ),
+)]
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.store.tenants().await {
         Ok(_) => (StatusCode::OK, "ready").into_response(),

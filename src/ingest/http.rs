@@ -13,6 +13,53 @@ use crate::domain::Scope;
 use crate::error::ApiError;
 
 /// Handles an OTLP/HTTP trace export.
+#[utoipa::path(
+    post,
+    path = "/v1/traces",
+    operation_id = "export_traces",
+    tag = "ingest",
+    summary = "OTLP/HTTP trace export",
+    description = "A standard OTLP/HTTP traces endpoint: point any OpenTelemetry exporter \
+        here. The body is an `ExportTraceServiceRequest`, protobuf or JSON, optionally \
+        gzip-compressed. Answers 200 only once every accepted span is durable in the \
+        ledger, with an `ExportTraceServiceResponse` in the request's encoding whose partial \
+        success names the rejected spans and why. Re-sent spans are recognized (no second \
+        entry). Under back-pressure: 429 or 503 with `Retry-After`. Scope `ingest`.",
+    security(("bearer" = ["ingest"])),
+    params(
+        ("Content-Encoding" = Option<String>, Header, nullable = false, description = "`gzip` or absent (`identity`)."),
+    ),
+    request_body(
+        description = "An OTLP `ExportTraceServiceRequest`.",
+        content(
+            (crate::api::openapi::OtlpProtobuf = "application/x-protobuf"),
+            (crate::api::openapi::OtlpTracesRequest = "application/json",
+                example = json!(crate::api::openapi::examples::otlp_traces_request())),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Every accepted span is durable. The body is an OTLP \
+            `ExportTraceServiceResponse` in the request's encoding.",
+            content(
+                (crate::api::openapi::OtlpProtobuf = "application/x-protobuf"),
+                (crate::api::openapi::OtlpTracesResponse = "application/json", examples(
+                    ("accepted" = (summary = "Every span accepted", value = json!({"partialSuccess": null}))),
+                    ("partial" = (summary = "Some spans rejected", value = json!({"partialSuccess": {
+                        "rejectedSpans": 1,
+                        "errorMessage": "span 3 (\"chat\"): attribute \"gen_ai.input.messages\" has 2097152 bytes, above the limit of 1048576"
+                    }}))),
+                )),
+            )),
+        (status = 400, response = crate::api::openapi::BadRequest),
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 403, response = crate::api::openapi::Forbidden),
+        (status = 413, response = crate::api::openapi::PayloadTooLarge),
+        (status = 415, response = crate::api::openapi::UnsupportedMediaType),
+        (status = 429, response = crate::api::openapi::TooManyRequests),
+        (status = 500, response = crate::api::openapi::InternalError),
+        (status = 503, response = crate::api::openapi::Unavailable),
+    ),
+)]
 pub async fn export_traces(
     State(state): State<AppState>,
     caller: Caller,
@@ -30,6 +77,46 @@ pub async fn export_traces(
 }
 
 /// Handles an OTLP/HTTP logs export (`POST /v1/logs`).
+#[utoipa::path(
+    post,
+    path = "/v1/logs",
+    operation_id = "export_logs",
+    tag = "ingest",
+    summary = "OTLP/HTTP logs export",
+    description = "A standard OTLP/HTTP logs endpoint (GenAI content events): each record \
+        becomes a `log` entry linked to its span by trace and span id, content committed \
+        like span content. Same encodings, durability and back-pressure as \
+        `POST /v1/traces`. Scope `ingest`.",
+    security(("bearer" = ["ingest"])),
+    params(
+        ("Content-Encoding" = Option<String>, Header, nullable = false, description = "`gzip` or absent (`identity`)."),
+    ),
+    request_body(
+        description = "An OTLP `ExportLogsServiceRequest`.",
+        content(
+            (crate::api::openapi::OtlpProtobuf = "application/x-protobuf"),
+            (crate::api::openapi::OtlpLogsRequest = "application/json",
+                example = json!(crate::api::openapi::examples::otlp_logs_request())),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Every accepted record is durable. The body is an OTLP \
+            `ExportLogsServiceResponse` in the request's encoding.",
+            content(
+                (crate::api::openapi::OtlpProtobuf = "application/x-protobuf"),
+                (crate::api::openapi::OtlpLogsResponse = "application/json",
+                    example = json!({"partialSuccess": null})),
+            )),
+        (status = 400, response = crate::api::openapi::BadRequest),
+        (status = 401, response = crate::api::openapi::Unauthorized),
+        (status = 403, response = crate::api::openapi::Forbidden),
+        (status = 413, response = crate::api::openapi::PayloadTooLarge),
+        (status = 415, response = crate::api::openapi::UnsupportedMediaType),
+        (status = 429, response = crate::api::openapi::TooManyRequests),
+        (status = 500, response = crate::api::openapi::InternalError),
+        (status = 503, response = crate::api::openapi::Unavailable),
+    ),
+)]
 pub async fn export_logs(
     State(state): State<AppState>,
     caller: Caller,
