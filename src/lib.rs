@@ -18,6 +18,7 @@
 //! * [`signing`] — the server's Ed25519 key: generated on first start (0600) or loaded.
 //! * [`auth`] — API keys: generation, hashing, constant-time checks, scopes.
 //! * [`audit`] — keyed output digests and the offline re-verification of a store.
+//! * [`bundle`] — audit bundles: signed DSSE/in-toto export and pure offline verification.
 //! * [`api`] — axum routers and the bearer-key extractor.
 //! * [`error`] — one API error type mapped to status codes and problem+json.
 //! * [`config`] — flags and environment variables.
@@ -29,6 +30,7 @@ pub mod api;
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod bundle;
 pub mod cli;
 pub mod config;
 pub mod domain;

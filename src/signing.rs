@@ -16,11 +16,12 @@ use ed25519_dalek::SigningKey;
 #[non_exhaustive]
 pub enum KeyError {
     /// Reading or writing the key file failed.
-    #[error("key file {path}: {source}")]
+    #[error("cannot read or write key file {path}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
+        #[source]
         source: std::io::Error,
     },
     /// The file is not an Ed25519 PKCS#8 PEM key.

@@ -38,6 +38,7 @@ const DOCUMENTED_PATHS: &[&str] = &[
     "/v1/provenance/search",
     "/v1/traces/{trace_id}",
     "/v1/spans",
+    "/v1/exports",
     "/v1/pipeline-versions",
     "/v1/pipeline-versions/{id}",
     "/v1/proof-bundles",

@@ -2,6 +2,7 @@
 //! health checks, `/v1/keys` and the docs.
 
 pub mod auth;
+pub mod export;
 pub mod governance;
 pub mod ledger;
 pub mod openapi;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/provenance/search", post(provenance::search))
         .route("/v1/traces/{trace_id}", get(provenance::trace))
         .route("/v1/spans", get(provenance::spans))
+        .route("/v1/exports", post(export::create_export))
         .route(
             "/v1/pipeline-versions",
             post(governance::create_pipeline_version).get(governance::list_pipeline_versions),

@@ -97,6 +97,7 @@ OpenTelemetry exporter at this server. OTLP/gRPC is served on a separate port (d
         described_here::search_provenance,
         described_here::get_trace,
         described_here::search_spans,
+        super::export::create_export,
         // governance
         described_here::create_pipeline_version,
         described_here::list_pipeline_versions,
@@ -129,6 +130,7 @@ OpenTelemetry exporter at this server. OTLP/gRPC is served on a separate port (d
             OtlpLogsResponse,
             OtlpLogsPartialSuccess,
             crate::provenance::evidence::SearchRequest,
+            crate::provenance::export::ExportRequest,
             ProvenanceSearchResult,
             ProvenanceReport,
             SpanSummary,

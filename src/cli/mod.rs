@@ -1,8 +1,10 @@
 //! The `traceledger` command line: one small file per command.
 
 pub mod audit;
+pub mod export;
 pub mod keys;
 pub mod serve;
+pub mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +26,10 @@ pub enum Command {
     Keys(keys::KeysArgs),
     /// Re-verify a whole store: chain, tree, checkpoints, commitments. Exit 1 on the first bad entry.
     Audit(audit::AuditArgs),
+    /// Write a signed audit bundle from the store (no server needed).
+    Export(export::ExportArgs),
+    /// Verify an audit bundle offline (no server, no database). Exit 1 naming the first failure.
+    Verify(verify::VerifyArgs),
 }
 
 /// Runs the parsed command; returns the process exit code.
@@ -32,5 +38,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve(args) => serve::run(args).await,
         Command::Keys(args) => keys::run(args).await,
         Command::Audit(args) => audit::run(args).await,
+        Command::Verify(args) => verify::run(args),
+        Command::Export(args) => export::run(args).await,
     }
 }

@@ -190,6 +190,7 @@ pub async fn proven_entries(
             index: entry.index,
             leaf_hash: leaf_hash(&entry.entry_bytes),
             entry: decoded,
+            entry_bytes: entry.entry_bytes,
             inclusion_proof: proof,
         });
     }

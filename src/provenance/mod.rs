@@ -3,6 +3,7 @@
 //! report that rebuilds the chain of operations behind an output.
 
 pub mod evidence;
+pub mod export;
 pub mod governance;
 pub mod report;
 

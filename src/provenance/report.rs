@@ -21,6 +21,8 @@ pub struct ReportEntry {
     pub index: u64,
     /// The decoded entry.
     pub entry: Entry,
+    /// Its exact bytes.
+    pub entry_bytes: Vec<u8>,
     /// Its leaf hash, recomputed from its bytes.
     pub leaf_hash: Hash,
     /// Inclusion proof against the checkpoint.

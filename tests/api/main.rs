@@ -4,6 +4,7 @@
 mod helpers;
 
 mod audit_cli;
+mod exports;
 mod grpc;
 mod ingest;
 mod interop;
