@@ -131,8 +131,50 @@ async fn run(backend: &str, total_spans: usize, traces_per_request: usize, concu
         "{backend:>8}: {committed} spans in {elapsed:.2} s = {rate:.0} spans/s acknowledged \
          ({requests} requests x {spans_per_request} spans, concurrency {concurrency}, {checkpoints} group commits)"
     );
+    query_latencies(&app, &client, &tenant).await?;
     app.stop().await?;
     Ok(rate)
+}
+
+/// Median latency of audit queries over the ingested log (span searches with filters, a
+/// trace report, a provenance search).
+async fn query_latencies(
+    app: &traceledger::app::RunningApp,
+    client: &reqwest::Client,
+    tenant: &traceledger::store::Tenant,
+) -> anyhow::Result<()> {
+    let key = traceledger::auth::generate_key();
+    app.state
+        .store
+        .insert_api_key(tenant, &key.id, &key.hash, &[Scope::AuditRead])
+        .await?;
+    let queries: [(&str, Option<serde_json::Value>); 5] = [
+        ("/v1/spans?kind=retrieval&min_duration_ms=5&limit=100", None),
+        ("/v1/spans?kind=generation&min_output_tokens=30&limit=100", None),
+        ("/v1/spans?attribute=gen_ai.request.model%3Dgpt-4o-mini&limit=100", None),
+        ("/v1/traces/00000000000000010000000000000001", None),
+        (
+            "/v1/provenance/search",
+            Some(serde_json::json!({"trace_id": "00000000000000010000000000000001"})),
+        ),
+    ];
+    for (path, body) in queries {
+        let mut times = Vec::new();
+        for _ in 0..9 {
+            let started = Instant::now();
+            let request = match &body {
+                Some(json) => client.post(format!("{}{path}", app.url())).json(json),
+                None => client.get(format!("{}{path}", app.url())),
+            };
+            let response = request.bearer_auth(&key.secret).send().await?;
+            anyhow::ensure!(response.status() == 200, "{path}: {}", response.status());
+            response.bytes().await?;
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        println!("          query {path}: median {:.1} ms", times[times.len() / 2]);
+    }
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {

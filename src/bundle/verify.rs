@@ -212,6 +212,17 @@ pub enum VerifyError {
         /// The parent span id that is missing.
         missing_parent: String,
     },
+    /// A span is linked to a pipeline version or deployment whose governance entry is not
+    /// in the bundle: the pipeline context the span claims cannot be checked.
+    #[error("span entry {index} is linked to {kind} {id}, which is not in the bundle")]
+    MissingPipelineContext {
+        /// The span entry.
+        index: u64,
+        /// `pipeline_version` or `deployment`.
+        kind: String,
+        /// The record id.
+        id: String,
+    },
     /// An `outputs` item is not backed by the bundle.
     #[error("output {sha256} is not committed: {reason}")]
     OutputNotCommitted {
@@ -265,6 +276,7 @@ impl VerifyError {
             VerifyError::ContentMismatch { .. } => "content_mismatch",
             VerifyError::ContentNotCommitted { .. } => "content_not_committed",
             VerifyError::IncompleteTree { .. } => "incomplete_tree",
+            VerifyError::MissingPipelineContext { .. } => "missing_pipeline_context",
             VerifyError::OutputNotCommitted { .. } => "output_not_committed",
             VerifyError::SubjectNotCommitted { .. } => "subject_not_committed",
             VerifyError::ConsistencyCheckpointInvalid(_) => "consistency_checkpoint_invalid",
@@ -757,6 +769,31 @@ fn check_trees(predicate: &Predicate, entries: &[CheckedEntry]) -> Result<(u64, 
                 span_id: span.span_id.to_owned(),
                 missing_parent: parent.to_owned(),
             });
+        }
+    }
+    // Every pipeline link a span claims must be backed by its governance entry.
+    let governance: HashSet<(&str, &str)> = entries
+        .iter()
+        .filter_map(|checked| {
+            let id = checked.entry.body.get("id")?.as_str()?;
+            Some((checked.entry.entry_type.as_str(), id))
+        })
+        .collect();
+    for checked in entries.iter().filter(|checked| checked.entry.entry_type == "span") {
+        let link = checked.entry.body.get("link");
+        for (field, kind) in [
+            ("pipeline_version_id", "pipeline_version"),
+            ("deployment_id", "deployment"),
+        ] {
+            if let Some(id) = link.and_then(|link| link.get(field)).and_then(Value::as_str) {
+                if !governance.contains(&(kind, id)) {
+                    return Err(VerifyError::MissingPipelineContext {
+                        index: checked.index,
+                        kind: kind.to_owned(),
+                        id: id.to_owned(),
+                    });
+                }
+            }
         }
     }
     let traces: BTreeSet<&str> = spans.iter().map(|span| span.trace_id).collect();

@@ -879,8 +879,8 @@ mod audit_bundle {
         );
         run_cases(&python, dir.path(), cases).await;
 
-        // Dropping the first entry (the pipeline version) and re-signing leaves a smaller
-        // bundle that nothing in the format forbids: both verifiers must agree on it.
+        // Dropping the first entry (the pipeline version) and re-signing: the spans still
+        // claim that version, so both verifiers must reject the bundle for it.
         let dropped = resign(&|statement| {
             statement["predicate"]["entries"].as_array_mut().unwrap().remove(0);
         });
@@ -894,14 +894,9 @@ mod audit_bundle {
             "the verifiers disagree on the bundle without its first entry:\n{}\n--- rust ---\n{raw}",
             describe(&py)
         );
-        println!(
-            "first entry dropped and re-signed: both verifiers exit {rust_exit} ({})",
-            if rust_exit == 0 {
-                "accepted: a sub-selection"
-            } else {
-                "rejected"
-            }
-        );
+        assert_eq!(rust_exit, 1, "the pipeline version the spans claim is missing:\n{raw}");
+        assert!(raw.contains("missing_pipeline_context"), "{raw}");
+        assert!(describe(&py).contains("missing_pipeline_context"), "{}", describe(&py));
 
         app.stop().await;
         println!(

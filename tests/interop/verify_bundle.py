@@ -364,6 +364,27 @@ def verify_bundle(data: bytes, verifier_key: str, expect_subjects: int | None = 
             f"trace {trace} is incomplete: span {span} (entry {index}) has parent {parent}, which is neither a span entry of the bundle nor in outside_selection",
         )
 
+    # 9b. Every pipeline link a span claims is backed by its governance entry.
+    governance = {
+        (e["entry"]["type"], e["entry"]["body"].get("id"))
+        for e in entries
+        if isinstance(e["entry"]["body"], dict) and isinstance(e["entry"]["body"].get("id"), str)
+    }
+    for e in entries:
+        if e["entry"]["type"] != "span":
+            continue
+        link = e["entry"]["body"].get("link")
+        if not isinstance(link, dict):
+            continue
+        for field, kind in (("pipeline_version_id", "pipeline_version"), ("deployment_id", "deployment")):
+            linked = link.get(field)
+            if isinstance(linked, str):
+                require(
+                    (kind, linked) in governance,
+                    "missing_pipeline_context",
+                    f"span entry {e['index']} is linked to {kind} {linked}, which is not in the bundle",
+                )
+
     # 10. Outputs and subjects.
     output_digests = set()
     for position, output in enumerate(predicate["outputs"]):
