@@ -61,7 +61,15 @@ pub async fn create_export(
         subjects = result.subjects,
         "bundle exported"
     );
-    let mut response = (StatusCode::OK, result.bundle).into_response();
+    // One Ed25519 signature covers the whole payload, so the bundle is built in memory
+    // (exports are bounded: at most 1000 traces); the body is then streamed in chunks.
+    let chunks: Vec<Result<axum::body::Bytes, std::convert::Infallible>> = result
+        .bundle
+        .chunks(64 * 1024)
+        .map(|chunk| Ok(axum::body::Bytes::copy_from_slice(chunk)))
+        .collect();
+    let body = axum::body::Body::from_stream(tokio_stream::iter(chunks));
+    let mut response = (StatusCode::OK, body).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -37,6 +37,9 @@ pub struct ExportArgs {
     /// Spans linked to this pipeline version.
     #[arg(long)]
     pub pipeline_version_id: Option<String>,
+    /// Prove against the checkpoint of this tree size (plus a consistency proof to the newest).
+    #[arg(long)]
+    pub checkpoint_size: Option<u64>,
     /// Do not reveal contents (by default the CLI, which has the database, reveals them).
     #[arg(long)]
     pub no_content: bool,
@@ -66,6 +69,7 @@ pub async fn run(args: ExportArgs) -> anyhow::Result<i32> {
         from: args.from.clone(),
         to: args.to.clone(),
         pipeline_version_id: args.pipeline_version_id.clone(),
+        checkpoint_size: args.checkpoint_size,
     };
     let exporter = Exporter {
         store: store.as_ref(),

@@ -44,6 +44,11 @@ pub struct ExportRequest {
     /// Spans linked to this pipeline version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pipeline_version_id: Option<String>,
+    /// Prove against this earlier checkpoint (tree size), e.g. one the auditor already
+    /// holds; the bundle then also carries a consistency proof from it to the newest
+    /// checkpoint. Default: the newest checkpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_size: Option<u64>,
 }
 
 /// Who exports, and what they may see.
@@ -206,9 +211,34 @@ pub async fn export(
     let store = exporter.store;
     let tenant = exporter.tenant;
     let (traces, output_sha256) = select_traces(store, tenant, request).await?;
-    let checkpoint = evidence::latest_checkpoint(store, exporter.signing_key, tenant)
+    let latest = evidence::latest_checkpoint(store, exporter.signing_key, tenant)
         .await?
         .ok_or_else(|| EvidenceError::BadRequest("the log is empty: nothing to export".into()))?;
+    let (checkpoint, consistency) = match request.checkpoint_size {
+        None => (latest, None),
+        Some(size) if size == latest.size => (latest, None),
+        Some(size) => {
+            let stored = store
+                .checkpoints(tenant)
+                .await?
+                .into_iter()
+                .find(|checkpoint| checkpoint.size == size)
+                .ok_or_else(|| EvidenceError::BadRequest(format!("no checkpoint was signed at tree size {size}")))?;
+            let root = crate::ledger::hash_from_slice(&stored.root)
+                .ok_or_else(|| EvidenceError::Internal("stored checkpoint root is not 32 bytes".into()))?;
+            let needed = crate::ledger::merkle::consistency_proof_indexes(size, latest.size)
+                .map_err(|error| EvidenceError::BadRequest(error.to_string()))?;
+            let hashes = store.stored_hashes(tenant, &needed).await?;
+            let proof = crate::ledger::merkle::consistency_proof(size, latest.size, &hashes)
+                .map_err(|error| EvidenceError::Internal(error.to_string()))?;
+            let older = super::report::ReportCheckpoint {
+                note: stored.note,
+                size,
+                root,
+            };
+            (older, Some((latest.note, proof)))
+        }
+    };
     let governance = evidence::governance(store, tenant).await?;
 
     let mut entry_indexes: BTreeSet<u64> = BTreeSet::new();
@@ -219,7 +249,17 @@ pub async fn export(
     let mut linked_deployments: BTreeSet<String> = BTreeSet::new();
     for (done, (trace_id, _)) in traces.iter().enumerate() {
         for entry in store.trace_entries(tenant, trace_id).await? {
-            if entry.index >= checkpoint.size || !entry_indexes.insert(entry.index) {
+            if entry.index >= checkpoint.size {
+                if request.checkpoint_size.is_some() {
+                    return Err(EvidenceError::BadRequest(format!(
+                        "the checkpoint at tree size {} does not cover entry {} of trace {trace_id}; choose a later checkpoint",
+                        checkpoint.size, entry.index
+                    )));
+                }
+                // Appended after the newest checkpoint was read: not part of this snapshot.
+                continue;
+            }
+            if !entry_indexes.insert(entry.index) {
                 continue;
             }
             let parsed: Value = serde_json::from_slice(&entry.entry_bytes)
@@ -321,7 +361,7 @@ pub async fn export(
         contents,
         outputs,
         outside_selection,
-        consistency: None,
+        consistency,
         query: serde_json::to_value(request).unwrap_or(Value::Null),
         exported_at: crate::store::now_rfc3339(),
         principal: json!({"tenant": tenant.name.as_str(), "key_id": exporter.principal}),

@@ -170,6 +170,53 @@ async fn export_selectors_scopes_and_cli(backend: Backend) {
     .unwrap();
     assert_eq!(verify_bundle(&bundle, Some(&key)).unwrap().traces, 1);
 
+    // Against an older checkpoint: the bundle carries a consistency proof to the newest.
+    let older = app.store().tree_size(&app.tenant("default").await).await.unwrap();
+    assert_eq!(
+        app.post_traces(
+            &admin,
+            "application/x-protobuf",
+            None,
+            crate::helpers::synthetic_request(9, 2)
+        )
+        .await
+        .status(),
+        200
+    );
+    let too_old = post(
+        &app,
+        &admin,
+        "/v1/exports",
+        json!({"trace_ids": [TRACE], "checkpoint_size": 1}),
+    )
+    .await;
+    assert_eq!(
+        too_old.status(),
+        400,
+        "a checkpoint that does not cover the selection is refused"
+    );
+    let bundle = post(
+        &app,
+        &admin,
+        "/v1/exports",
+        json!({"trace_ids": [TRACE], "checkpoint_size": older}),
+    )
+    .await;
+    let status = bundle.status();
+    let bundle = bundle.bytes().await.unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bundle));
+    let report = verify_bundle(&bundle, Some(&key)).expect("older checkpoint + consistency");
+    assert_eq!(report.checkpoint_size, older);
+    assert!(report.consistent_with_size.is_some_and(|newest| newest > older));
+    let missing = post(
+        &app,
+        &admin,
+        "/v1/exports",
+        json!({"trace_ids": [TRACE], "checkpoint_size": 999_999}),
+    )
+    .await;
+    assert_eq!(missing.status(), 400);
+
     // A trace whose root never arrived: the parent is declared outside the selection.
     let mut orphans = ExportTraceServiceRequest::decode(fixture("a_rag_semconv/1.pb").as_slice()).unwrap();
     for span in &mut orphans.resource_spans[0].scope_spans[0].spans {
