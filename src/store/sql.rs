@@ -680,11 +680,14 @@ macro_rules! implement_store {
                 if let Some(trace_id) = &filter.trace_id {
                     query.push(" AND s.trace_id = ").push_bind(trace_id.clone());
                 }
+                // Range filters carry a unary plus: it keeps both planners from choosing
+                // the range index and sorting every match, so that the newest-first
+                // index walk with LIMIT stays the access path.
                 if let Some(value) = filter.min_duration_ns {
-                    query.push(" AND s.duration_ns >= ").push_bind(value);
+                    query.push(" AND +s.duration_ns >= ").push_bind(value);
                 }
                 if let Some(value) = filter.max_duration_ns {
-                    query.push(" AND s.duration_ns <= ").push_bind(value);
+                    query.push(" AND +s.duration_ns <= ").push_bind(value);
                 }
                 if let Some(model) = &filter.model {
                     query.push(" AND s.model = ").push_bind(model.clone());
@@ -693,10 +696,10 @@ macro_rules! implement_store {
                     query.push(" AND s.provider = ").push_bind(provider.clone());
                 }
                 if let Some(value) = filter.min_input_tokens {
-                    query.push(" AND s.input_tokens >= ").push_bind(value);
+                    query.push(" AND +s.input_tokens >= ").push_bind(value);
                 }
                 if let Some(value) = filter.min_output_tokens {
-                    query.push(" AND s.output_tokens >= ").push_bind(value);
+                    query.push(" AND +s.output_tokens >= ").push_bind(value);
                 }
                 if let Some(value) = filter.status_code {
                     query.push(" AND s.status_code = ").push_bind(value);
