@@ -633,12 +633,21 @@ pub fn normalize_span(
     span: &Span,
     sink: &mut ContentSink,
 ) -> Result<NormalizedSpan, String> {
+    all_or_nothing(sink, |sink| build_normalized_span(context, span, sink))
+}
+
+/// Runs `build` on the sink; if it fails, the content it committed is dropped again, so
+/// a rejected item leaves nothing behind.
+fn all_or_nothing<T>(
+    sink: &mut ContentSink,
+    build: impl FnOnce(&mut ContentSink) -> Result<T, String>,
+) -> Result<T, String> {
     let items_before = sink.items.len();
-    let normalized = build_normalized_span(context, span, sink);
-    if normalized.is_err() {
+    let built = build(sink);
+    if built.is_err() {
         sink.items.truncate(items_before);
     }
-    normalized
+    built
 }
 
 fn build_normalized_span(
@@ -1835,12 +1844,7 @@ pub fn normalize_log_record(
     record: &LogRecord,
     sink: &mut ContentSink,
 ) -> Result<NormalizedLog, String> {
-    let items_before = sink.items.len();
-    let normalized = build_normalized_log(context, record, sink);
-    if normalized.is_err() {
-        sink.items.truncate(items_before);
-    }
-    normalized
+    all_or_nothing(sink, |sink| build_normalized_log(context, record, sink))
 }
 
 fn build_normalized_log(

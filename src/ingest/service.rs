@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 
-use super::{count_log_records, count_spans, prepare_logs_with, prepare_spans_with, NormalizedSpan, SpanRejection};
+use super::{count_log_records, count_spans, prepare_logs_with, prepare_spans_with, NormalizedSpan};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::provenance::governance::Linker;
@@ -113,7 +113,7 @@ pub async fn linker_for(state: &AppState, tenant: &Tenant) -> Result<Linker, Api
 }
 
 /// A short, bounded list of rejection reasons for partial success and errors.
-pub fn summarize_rejections(rejected: &[SpanRejection]) -> String {
+pub fn summarize_rejections<T: std::fmt::Display>(rejected: &[T]) -> String {
     const SHOWN: usize = 10;
     let mut parts: Vec<String> = rejected.iter().take(SHOWN).map(ToString::to_string).collect();
     if rejected.len() > SHOWN {
@@ -140,19 +140,11 @@ pub async fn ingest_logs(
     let (accepted, rejected) = tokio::task::spawn_blocking(move || prepare_logs_with(&request, &limits))
         .await
         .map_err(|error| ApiError::Internal(error.into()))?;
-    let reasons = || {
-        let shown: Vec<String> = rejected.iter().take(10).map(ToString::to_string).collect();
-        let mut text = shown.join("; ");
-        if rejected.len() > 10 {
-            text.push_str(&format!("; and {} more", rejected.len() - 10));
-        }
-        text
-    };
     if accepted.is_empty() && !rejected.is_empty() {
         return Err(ApiError::BadRequest(format!(
             "all {} log records were rejected: {}",
             rejected.len(),
-            reasons()
+            summarize_rejections(&rejected)
         )));
     }
     if !accepted.is_empty() {
@@ -192,7 +184,7 @@ pub async fn ingest_logs(
     }
     let partial_success = (!rejected.is_empty()).then(|| ExportLogsPartialSuccess {
         rejected_log_records: rejected.len() as i64,
-        error_message: reasons(),
+        error_message: summarize_rejections(&rejected),
     });
     Ok(ExportLogsServiceResponse { partial_success })
 }
