@@ -44,6 +44,10 @@ fn request_body(template: &ExportTraceServiceRequest, request_number: u64, trace
         for scope in &mut copy.scope_spans {
             for span in &mut scope.spans {
                 span.trace_id = trace_id.to_vec();
+                // Spread the copies in time (1 ms per request) as real traffic is.
+                let shift = request_number * 1_000_000 + trace;
+                span.start_time_unix_nano += shift;
+                span.end_time_unix_nano += shift;
             }
         }
         request.resource_spans.push(copy);
