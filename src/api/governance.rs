@@ -9,6 +9,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
+use super::openapi::{
+    BadRequest, Forbidden, GovernanceRecord, GovernanceRecords, GovernanceWrite, InternalError, NotFound,
+    TooManyRequests, Unauthorized, Unavailable,
+};
 use crate::app::AppState;
 use crate::domain::Scope;
 use crate::error::ApiError;
@@ -89,7 +93,30 @@ async fn get_one(state: &AppState, tenant: &Tenant, kind: &str, id: &str) -> Res
     ))
 }
 
-/// `POST /v1/pipeline-versions` (scope admin).
+/// Register a pipeline version
+///
+/// Content addressed: the same configuration always gets the same id, and registering
+/// it again returns the existing record (200) instead of a new entry (201). Spans are
+/// linked to it by `traceledger.pipeline.name`/`version` or `service.name`/`version`.
+/// Scope `admin`.
+#[utoipa::path(
+    post,
+    path = "/v1/pipeline-versions",
+    operation_id = "create_pipeline_version",
+    tag = "governance",
+    security(("bearer" = ["admin"])),
+    request_body(content = PipelineVersionRequest, example = json!(crate::api::openapi::examples::pipeline_version_request())),
+    responses(
+        (status = 201, description = "Registered: a new ledger entry.", body = GovernanceWrite),
+        (status = 200, description = "Already registered: the existing record.", body = GovernanceWrite),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn create_pipeline_version(
     State(state): State<AppState>,
     caller: Caller,
@@ -101,13 +128,47 @@ pub async fn create_pipeline_version(
     append(&state, &tenant, PIPELINE_VERSION, id, item).await
 }
 
-/// `GET /v1/pipeline-versions`.
+/// List pipeline versions
+///
+/// Scope `audit:read`.
+#[utoipa::path(
+    get,
+    path = "/v1/pipeline-versions",
+    operation_id = "list_pipeline_versions",
+    tag = "governance",
+    security(("bearer" = ["audit:read"])),
+    responses(
+        (status = 200, description = "Every pipeline version of the tenant.", body = GovernanceRecords),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn list_pipeline_versions(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let tenant = caller.require(Scope::AuditRead)?.clone();
     list(&state, &tenant, PIPELINE_VERSION).await
 }
 
-/// `GET /v1/pipeline-versions/{id}`.
+/// One pipeline version
+///
+/// Scope `audit:read`.
+#[utoipa::path(
+    get,
+    path = "/v1/pipeline-versions/{id}",
+    operation_id = "get_pipeline_version",
+    tag = "governance",
+    security(("bearer" = ["audit:read"])),
+    params(("id" = String, Path, description = "Pipeline version id (`pv_` + 32 hex digits).")),
+    responses(
+        (status = 200, description = "The pipeline version.", body = GovernanceRecord),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn get_pipeline_version(
     State(state): State<AppState>,
     caller: Caller,
@@ -117,7 +178,30 @@ pub async fn get_pipeline_version(
     get_one(&state, &tenant, PIPELINE_VERSION, &id).await
 }
 
-/// `POST /v1/proof-bundles` (scope admin).
+/// Register a proof bundle
+///
+/// The evidence a pipeline version was approved: evaluations, test runs, approvals,
+/// artifact digests, and optionally a DSSE `attestation` that must verify against a
+/// key registered at `/v1/ci-keys`. The pipeline version must be registered.
+/// Re-registering returns the existing record (200). Scope `admin`.
+#[utoipa::path(
+    post,
+    path = "/v1/proof-bundles",
+    operation_id = "create_proof_bundle",
+    tag = "governance",
+    security(("bearer" = ["admin"])),
+    request_body(content = ProofBundleRequest, example = json!(crate::api::openapi::examples::proof_bundle_request())),
+    responses(
+        (status = 201, description = "Registered: a new ledger entry.", body = GovernanceWrite),
+        (status = 200, description = "Already registered: the existing record.", body = GovernanceWrite),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn create_proof_bundle(
     State(state): State<AppState>,
     caller: Caller,
@@ -131,13 +215,51 @@ pub async fn create_proof_bundle(
     append(&state, &tenant, PROOF_BUNDLE, id, item).await
 }
 
-/// `GET /v1/proof-bundles`.
+/// List proof bundles
+///
+/// Scope `audit:read`.
+#[utoipa::path(
+    get,
+    path = "/v1/proof-bundles",
+    operation_id = "list_proof_bundles",
+    tag = "governance",
+    security(("bearer" = ["audit:read"])),
+    responses(
+        (status = 200, description = "Every proof bundle of the tenant.", body = GovernanceRecords),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn list_proof_bundles(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let tenant = caller.require(Scope::AuditRead)?.clone();
     list(&state, &tenant, PROOF_BUNDLE).await
 }
 
-/// `POST /v1/deployments` (scope admin).
+/// Register a deployment
+///
+/// What is live where: spans without explicit pipeline attributes are linked to the
+/// deployment live in their environment at their start time. The pipeline version
+/// must be registered. Scope `admin`.
+#[utoipa::path(
+    post,
+    path = "/v1/deployments",
+    operation_id = "create_deployment",
+    tag = "governance",
+    security(("bearer" = ["admin"])),
+    request_body(content = DeploymentRequest, example = json!(crate::api::openapi::examples::deployment_request())),
+    responses(
+        (status = 201, description = "Registered: a new ledger entry.", body = GovernanceWrite),
+        (status = 200, description = "Already registered: the existing record.", body = GovernanceWrite),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn create_deployment(
     State(state): State<AppState>,
     caller: Caller,
@@ -151,13 +273,49 @@ pub async fn create_deployment(
     append(&state, &tenant, DEPLOYMENT, id, item).await
 }
 
-/// `GET /v1/deployments`.
+/// List deployments
+///
+/// Scope `audit:read`.
+#[utoipa::path(
+    get,
+    path = "/v1/deployments",
+    operation_id = "list_deployments",
+    tag = "governance",
+    security(("bearer" = ["audit:read"])),
+    responses(
+        (status = 200, description = "Every deployment of the tenant.", body = GovernanceRecords),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn list_deployments(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let tenant = caller.require(Scope::AuditRead)?.clone();
     list(&state, &tenant, DEPLOYMENT).await
 }
 
-/// `POST /v1/ci-keys` (scope admin).
+/// Register a CI key
+///
+/// An Ed25519 public key whose DSSE attestations proof bundles may carry. Scope `admin`.
+#[utoipa::path(
+    post,
+    path = "/v1/ci-keys",
+    operation_id = "create_ci_key",
+    tag = "governance",
+    security(("bearer" = ["admin"])),
+    request_body(content = CiKeyRequest, example = json!(crate::api::openapi::examples::ci_key_request())),
+    responses(
+        (status = 201, description = "Registered: a new ledger entry.", body = GovernanceWrite),
+        (status = 200, description = "Already registered: the existing record.", body = GovernanceWrite),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 429, response = TooManyRequests),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn create_ci_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -169,7 +327,23 @@ pub async fn create_ci_key(
     append(&state, &tenant, CI_KEY, id, item).await
 }
 
-/// `GET /v1/ci-keys`.
+/// List CI keys
+///
+/// Scope `audit:read`.
+#[utoipa::path(
+    get,
+    path = "/v1/ci-keys",
+    operation_id = "list_ci_keys",
+    tag = "governance",
+    security(("bearer" = ["audit:read"])),
+    responses(
+        (status = 200, description = "Every CI key of the tenant.", body = GovernanceRecords),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn list_ci_keys(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
     let tenant = caller.require(Scope::AuditRead)?.clone();
     list(&state, &tenant, CI_KEY).await

@@ -32,10 +32,11 @@
 //! schema, used through the reusable responses below ([`BadRequest`] … [`InternalError`]);
 //! 429 and 503 carry `Retry-After`.
 //!
-//! Operations whose handlers live in files this module does not own (provenance and
-//! governance) or that have no handler of their own (the Langfuse alias, `/docs`) are
-//! described by the doc-only functions of [`described_here`]; when a handler gains its own
-//! `#[utoipa::path]`, replace the doc-only entry in `paths(...)` with the handler.
+//! Every operation is described on its handler, except the two that have no handler of
+//! their own: the Langfuse alias `POST /api/public/otel/v1/traces` (the `POST /v1/traces`
+//! handler serves it, and one function carries one `#[utoipa::path]`) and `GET /docs`
+//! (served by [`swagger_ui`]). Those are described by the doc-only functions of
+//! [`described_here`].
 
 use std::sync::LazyLock;
 
@@ -94,20 +95,20 @@ OpenTelemetry exporter at this server. OTLP/gRPC is served on a separate port (d
         crate::ingest::http::export_logs,
         described_here::export_traces_langfuse,
         // provenance
-        described_here::search_provenance,
-        described_here::get_trace,
-        described_here::search_spans,
+        super::provenance::search,
+        super::provenance::trace,
+        super::provenance::spans,
         super::export::create_export,
         // governance
-        described_here::create_pipeline_version,
-        described_here::list_pipeline_versions,
-        described_here::get_pipeline_version,
-        described_here::create_proof_bundle,
-        described_here::list_proof_bundles,
-        described_here::create_deployment,
-        described_here::list_deployments,
-        described_here::create_ci_key,
-        described_here::list_ci_keys,
+        super::governance::create_pipeline_version,
+        super::governance::list_pipeline_versions,
+        super::governance::get_pipeline_version,
+        super::governance::create_proof_bundle,
+        super::governance::list_proof_bundles,
+        super::governance::create_deployment,
+        super::governance::list_deployments,
+        super::governance::create_ci_key,
+        super::governance::list_ci_keys,
         // docs
         openapi_document,
         described_here::docs,
@@ -642,18 +643,15 @@ pub struct Unavailable(pub Problem);
 )]
 pub struct InternalError(pub Problem);
 
-/// Operations described here because their handlers live in files this module does not
-/// own, or because they have no handler of their own. Never called: they only carry the
+/// Operations that have no handler of their own: the Langfuse alias of `POST /v1/traces`
+/// (served by [`crate::ingest::http::export_traces`], whose own attribute documents
+/// `/v1/traces`) and `/docs` (served by [`swagger_ui`]). Never called: they only carry the
 /// `#[utoipa::path]` attributes.
 pub mod described_here {
     use super::{
-        BadRequest, Forbidden, GovernanceRecord, GovernanceRecords, GovernanceWrite, InternalError, NotFound,
-        OtlpProtobuf, OtlpTracesRequest, OtlpTracesResponse, PayloadTooLarge, ProvenanceReport, ProvenanceSearchResult,
-        SpanPage, TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType,
+        BadRequest, Forbidden, InternalError, OtlpProtobuf, OtlpTracesRequest, OtlpTracesResponse, PayloadTooLarge,
+        TooManyRequests, Unauthorized, Unavailable, UnsupportedMediaType,
     };
-    use crate::api::provenance::SpansQuery;
-    use crate::provenance::evidence::SearchRequest;
-    use crate::provenance::governance::{CiKeyRequest, DeploymentRequest, PipelineVersionRequest, ProofBundleRequest};
 
     /// OTLP/HTTP trace export for Langfuse SDKs
     ///
@@ -693,279 +691,6 @@ pub mod described_here {
         ),
     )]
     pub async fn export_traces_langfuse() {}
-
-    /// Find what produced an output
-    ///
-    /// Exactly one selector: the output text exactly as the application returned it, its
-    /// SHA-256, or a trace id. Answers, per matching trace (at most 20), the provenance
-    /// report: span tree, prompts, retrievals, model and tool calls, guardrails, linked
-    /// logs, pipeline version / deployment / proof bundles, and every entry's inclusion
-    /// proof with a server-side verification status. Content is revealed only to keys
-    /// with `audit:content`. Scope `audit:read`.
-    #[utoipa::path(
-        post,
-        path = "/v1/provenance/search",
-        operation_id = "search_provenance",
-        tag = "provenance",
-        security(("bearer" = ["audit:read"])),
-        request_body(
-            content = SearchRequest,
-            examples(
-                ("output" = (summary = "By output text", value = json!({"output": "Yes. Order 1234 was delivered on 2 January."}))),
-                ("output_sha256" = (summary = "By the output's SHA-256", value = json!({"output_sha256": "d33f2fc58d43a41d1ece2cf6b5f72eb9d6de387e38fc0ec96168babad7e16a13"}))),
-                ("trace_id" = (summary = "By trace id", value = json!({"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"}))),
-            ),
-        ),
-        responses(
-            (status = 200, description = "One report per matching trace (none when nothing matched).", body = ProvenanceSearchResult),
-            (status = 400, response = BadRequest),
-            (status = 401, response = Unauthorized),
-            (status = 403, response = Forbidden),
-            (status = 500, response = InternalError),
-            (status = 503, response = Unavailable),
-        ),
-    )]
-    pub async fn search_provenance() {}
-
-    /// The provenance report of one trace
-    ///
-    /// The same report as a search by trace id. Scope `audit:read`.
-    #[utoipa::path(
-        get,
-        path = "/v1/traces/{trace_id}",
-        operation_id = "get_trace",
-        tag = "provenance",
-        security(("bearer" = ["audit:read"])),
-        params(("trace_id" = String, Path, description = "Trace id (32 hex digits).", example = "4bf92f3577b34da6a3ce929d0e0e4736")),
-        responses(
-            (status = 200, description = "The trace's provenance report.", body = ProvenanceReport),
-            (status = 400, response = BadRequest),
-            (status = 401, response = Unauthorized),
-            (status = 403, response = Forbidden),
-            (status = 404, response = NotFound),
-            (status = 500, response = InternalError),
-            (status = 503, response = Unavailable),
-        ),
-    )]
-    pub async fn get_trace() {}
-
-    /// Search spans
-    ///
-    /// Filtered span search, newest first, cursor-paginated. Scope `audit:read`.
-    #[utoipa::path(
-        get,
-        path = "/v1/spans",
-        operation_id = "search_spans",
-        tag = "provenance",
-        security(("bearer" = ["audit:read"])),
-        params(SpansQuery),
-        responses(
-            (status = 200, description = "A page of spans.", body = SpanPage),
-            (status = 400, response = BadRequest),
-            (status = 401, response = Unauthorized),
-            (status = 403, response = Forbidden),
-            (status = 500, response = InternalError),
-            (status = 503, response = Unavailable),
-        ),
-    )]
-    pub async fn search_spans() {}
-
-    /// Register a pipeline version
-    ///
-    /// Content addressed: the same configuration always gets the same id, and registering
-    /// it again returns the existing record (200) instead of a new entry (201). Spans are
-    /// linked to it by `traceledger.pipeline.name`/`version` or `service.name`/`version`.
-    /// Scope `admin`.
-    #[utoipa::path(
-        post,
-        path = "/v1/pipeline-versions",
-        operation_id = "create_pipeline_version",
-        tag = "governance",
-        security(("bearer" = ["admin"])),
-        request_body(content = PipelineVersionRequest, example = json!(super::examples::pipeline_version_request())),
-        responses(
-            (status = 201, description = "Registered: a new ledger entry.", body = GovernanceWrite),
-            (status = 200, description = "Already registered: the existing record.", body = GovernanceWrite),
-            (status = 400, response = BadRequest),
-            (status = 401, response = Unauthorized),
-            (status = 403, response = Forbidden),
-            (status = 429, response = TooManyRequests),
-            (status = 500, response = InternalError),
-            (status = 503, response = Unavailable),
-        ),
-    )]
-    pub async fn create_pipeline_version() {}
-
-    /// List pipeline versions
-    ///
-    /// Scope `audit:read`.
-    #[utoipa::path(
-        get,
-        path = "/v1/pipeline-versions",
-        operation_id = "list_pipeline_versions",
-        tag = "governance",
-        security(("bearer" = ["audit:read"])),
-        responses(
-            (status = 200, description = "Every pipeline version of the tenant.", body = GovernanceRecords),
-            (status = 401, response = Unauthorized),
-            (status = 403, response = Forbidden),
-            (status = 500, response = InternalError),
-            (status = 503, response = Unavailable),
-        ),
-    )]
-    pub async fn list_pipeline_versions() {}
-
-    /// One pipeline version
-    ///
-    /// Scope `audit:read`.
-    #[utoipa::path(
-        get,
-        path = "/v1/pipeline-versions/{id}",
-        operation_id = "get_pipeline_version",
-        tag = "governance",
-        security(("bearer" = ["audit:read"])),
-        params(("id" = String, Path, description = "Pipeline version id (`pv_` + 32 hex digits).")),
-        responses(
-            (status = 200, description = "The pipeline version.", body = GovernanceRecord),
-            (status = 401, response = Unauthorized),
-            (status = 403, response = Forbidden),
-            (status = 404, response = NotFound),
-            (status = 500, response = InternalError),
-            (status = 503, response = Unavailable),
-        ),
-    )]
-    pub async fn get_pipeline_version() {}
-
-    /// Register a proof bundle
-    ///
-    /// The evidence a pipeline version was approved: evaluations, test runs, approvals,
-    /// artifact digests, and optionally a DSSE `attestation` that must verify against a
-    /// key registered at `/v1/ci-keys`. The pipeline version must be registered.
-    /// Re-registering returns the existing record (200). Scope `admin`.
-    #[utoipa::path(
-        post,
-        path = "/v1/proof-bundles",
-        operation_id = "create_proof_bundle",
-        tag = "governance",
-        security(("bearer" = ["admin"])),
-        request_body(content = ProofBundleRequest, example = json!(super::examples::proof_bundle_request())),
-        responses(
-            (status = 201, description = "Registered: a new ledger entry.", body = GovernanceWrite),
-            (status = 200, description = "Already registered: the existing record.", body = GovernanceWrite),
-            (status = 400, response = BadRequest),
-            (status = 401, response = Unauthorized),
-            (status = 403, response = Forbidden),
-            (status = 429, response = TooManyRequests),
-            (status = 500, response = InternalError),
-            (status = 503, response = Unavailable),
-        ),
-    )]
-    pub async fn create_proof_bundle() {}
-
-    /// List proof bundles
-    ///
-    /// Scope `audit:read`.
-    #[utoipa::path(
-        get,
-        path = "/v1/proof-bundles",
-        operation_id = "list_proof_bundles",
-        tag = "governance",
-        security(("bearer" = ["audit:read"])),
-        responses(
-            (status = 200, description = "Every proof bundle of the tenant.", body = GovernanceRecords),
-            (status = 401, response = Unauthorized),
-            (status = 403, response = Forbidden),
-            (status = 500, response = InternalError),
-            (status = 503, response = Unavailable),
-        ),
-    )]
-    pub async fn list_proof_bundles() {}
-
-    /// Register a deployment
-    ///
-    /// What is live where: spans without explicit pipeline attributes are linked to the
-    /// deployment live in their environment at their start time. The pipeline version
-    /// must be registered. Scope `admin`.
-    #[utoipa::path(
-        post,
-        path = "/v1/deployments",
-        operation_id = "create_deployment",
-        tag = "governance",
-        security(("bearer" = ["admin"])),
-        request_body(content = DeploymentRequest, example = json!(super::examples::deployment_request())),
-        responses(
-            (status = 201, description = "Registered: a new ledger entry.", body = GovernanceWrite),
-            (status = 200, description = "Already registered: the existing record.", body = GovernanceWrite),
-            (status = 400, response = BadRequest),
-            (status = 401, response = Unauthorized),
-            (status = 403, response = Forbidden),
-            (status = 429, response = TooManyRequests),
-            (status = 500, response = InternalError),
-            (status = 503, response = Unavailable),
-        ),
-    )]
-    pub async fn create_deployment() {}
-
-    /// List deployments
-    ///
-    /// Scope `audit:read`.
-    #[utoipa::path(
-        get,
-        path = "/v1/deployments",
-        operation_id = "list_deployments",
-        tag = "governance",
-        security(("bearer" = ["audit:read"])),
-        responses(
-            (status = 200, description = "Every deployment of the tenant.", body = GovernanceRecords),
-            (status = 401, response = Unauthorized),
-            (status = 403, response = Forbidden),
-            (status = 500, response = InternalError),
-            (status = 503, response = Unavailable),
-        ),
-    )]
-    pub async fn list_deployments() {}
-
-    /// Register a CI key
-    ///
-    /// An Ed25519 public key whose DSSE attestations proof bundles may carry. Scope `admin`.
-    #[utoipa::path(
-        post,
-        path = "/v1/ci-keys",
-        operation_id = "create_ci_key",
-        tag = "governance",
-        security(("bearer" = ["admin"])),
-        request_body(content = CiKeyRequest, example = json!(super::examples::ci_key_request())),
-        responses(
-            (status = 201, description = "Registered: a new ledger entry.", body = GovernanceWrite),
-            (status = 200, description = "Already registered: the existing record.", body = GovernanceWrite),
-            (status = 400, response = BadRequest),
-            (status = 401, response = Unauthorized),
-            (status = 403, response = Forbidden),
-            (status = 429, response = TooManyRequests),
-            (status = 500, response = InternalError),
-            (status = 503, response = Unavailable),
-        ),
-    )]
-    pub async fn create_ci_key() {}
-
-    /// List CI keys
-    ///
-    /// Scope `audit:read`.
-    #[utoipa::path(
-        get,
-        path = "/v1/ci-keys",
-        operation_id = "list_ci_keys",
-        tag = "governance",
-        security(("bearer" = ["audit:read"])),
-        responses(
-            (status = 200, description = "Every CI key of the tenant.", body = GovernanceRecords),
-            (status = 401, response = Unauthorized),
-            (status = 403, response = Forbidden),
-            (status = 500, response = InternalError),
-            (status = 503, response = Unavailable),
-        ),
-    )]
-    pub async fn list_ci_keys() {}
 
     /// API documentation (Swagger UI)
     ///

@@ -8,6 +8,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::Caller;
+use super::openapi::{
+    BadRequest, Forbidden, InternalError, NotFound, ProvenanceReport, ProvenanceSearchResult, SpanPage, Unauthorized,
+    Unavailable,
+};
 use crate::app::AppState;
 use crate::auth::has_scope;
 use crate::domain::{Scope, TraceId};
@@ -17,7 +21,37 @@ use crate::provenance::evidence::{governance, latest_checkpoint, revealed_conten
 use crate::provenance::report::build_report;
 use crate::store::SpanQuery;
 
-/// `POST /v1/provenance/search`.
+/// Find what produced an output
+///
+/// Exactly one selector: the output text exactly as the application returned it, its
+/// SHA-256, or a trace id. Answers, per matching trace (at most 20), the provenance
+/// report: span tree, prompts, retrievals, model and tool calls, guardrails, linked
+/// logs, pipeline version / deployment / proof bundles, and every entry's inclusion
+/// proof with a server-side verification status. Content is revealed only to keys
+/// with `audit:content`. Scope `audit:read`.
+#[utoipa::path(
+    post,
+    path = "/v1/provenance/search",
+    operation_id = "search_provenance",
+    tag = "provenance",
+    security(("bearer" = ["audit:read"])),
+    request_body(
+        content = SearchRequest,
+        examples(
+            ("output" = (summary = "By output text", value = json!({"output": "Yes. Order 1234 was delivered on 2 January."}))),
+            ("output_sha256" = (summary = "By the output's SHA-256", value = json!({"output_sha256": "d33f2fc58d43a41d1ece2cf6b5f72eb9d6de387e38fc0ec96168babad7e16a13"}))),
+            ("trace_id" = (summary = "By trace id", value = json!({"trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"}))),
+        ),
+    ),
+    responses(
+        (status = 200, description = "One report per matching trace (none when nothing matched).", body = ProvenanceSearchResult),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn search(
     State(state): State<AppState>,
     caller: Caller,
@@ -59,7 +93,26 @@ pub async fn search(
     })))
 }
 
-/// `GET /v1/traces/{trace_id}`: the trace's report (tree, steps, pipeline, proofs).
+/// The provenance report of one trace
+///
+/// The same report as a search by trace id. Scope `audit:read`.
+#[utoipa::path(
+    get,
+    path = "/v1/traces/{trace_id}",
+    operation_id = "get_trace",
+    tag = "provenance",
+    security(("bearer" = ["audit:read"])),
+    params(("trace_id" = String, Path, description = "Trace id (32 hex digits).", example = "4bf92f3577b34da6a3ce929d0e0e4736")),
+    responses(
+        (status = 200, description = "The trace's provenance report.", body = ProvenanceReport),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn trace(
     State(state): State<AppState>,
     caller: Caller,
@@ -148,7 +201,25 @@ fn ms_to_ns(value: f64, field: &str) -> Result<i64, ApiError> {
     Ok((value * 1e6).min(i64::MAX as f64) as i64)
 }
 
-/// `GET /v1/spans`: filtered span search, newest first, cursor-paginated.
+/// Search spans
+///
+/// Filtered span search, newest first, cursor-paginated. Scope `audit:read`.
+#[utoipa::path(
+    get,
+    path = "/v1/spans",
+    operation_id = "search_spans",
+    tag = "provenance",
+    security(("bearer" = ["audit:read"])),
+    params(SpansQuery),
+    responses(
+        (status = 200, description = "A page of spans.", body = SpanPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 500, response = InternalError),
+        (status = 503, response = Unavailable),
+    ),
+)]
 pub async fn spans(
     State(state): State<AppState>,
     caller: Caller,
