@@ -7,7 +7,7 @@
 //! exporter may reveal, and what the export was (query, time, principal). The envelope is
 //! signed with the log's Ed25519 key over the DSSE pre-authentication encoding.
 //!
-//! * [`format`] — the serde types of envelope, statement and predicate, and the constants
+//! * [`format`](mod@format) — the serde types of envelope, statement and predicate, and the constants
 //!   (media types, predicate version, the C2SP tlog-proof rendering).
 //! * [`build`] — [`build::build_bundle`]: an export's pieces in, signed envelope bytes out.
 //! * [`verify`] — [`verify::verify_bundle`]: every check of a bundle, in a fixed order,

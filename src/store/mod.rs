@@ -1,5 +1,5 @@
 //! Storage: one [`Store`] trait, an SQLite and a PostgreSQL implementation that share
-//! their bodies (see [`sql`]), and one conformance suite (`tests/api/store_conformance.rs`)
+//! their bodies (see `sql.rs`), and one conformance suite (`tests/api/store_conformance.rs`)
 //! that both pass.
 //!
 //! The store owns durability and serialization: [`Store::append_batch`] runs in one
