@@ -51,6 +51,9 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --quiet -- -D warnings
 
+step "cargo doc (intra-doc links)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+
 step "cargo test (SQLite and PostgreSQL)"
 cargo test --all-targets --quiet
 cargo test --doc --quiet
