@@ -23,6 +23,12 @@ pub enum DomainError {
     Scope(String),
 }
 
+/// Nanoseconds since the Unix epoch of an RFC 3339 time, if it parses and fits in an
+/// `i64` (years 1677–2262).
+pub fn rfc3339_to_unix_nanos(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text).ok()?.timestamp_nanos_opt()
+}
+
 /// A 16-byte W3C/OTLP trace id, never all zeros.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TraceId([u8; 16]);

@@ -72,8 +72,7 @@ pub async fn search(
             continue;
         }
         let revealed = if reveal {
-            let indexes: Vec<u64> = entries.iter().map(|entry| entry.index).collect();
-            revealed_contents(state.store.as_ref(), &tenant, &indexes).await?
+            revealed_contents(state.store.as_ref(), &tenant, &entries).await?
         } else {
             HashMap::new()
         };
@@ -131,8 +130,7 @@ pub async fn trace(
         return Err(not_found());
     }
     let revealed = if has_scope(&caller.0, Scope::AuditContent) {
-        let indexes: Vec<u64> = entries.iter().map(|entry| entry.index).collect();
-        revealed_contents(state.store.as_ref(), &tenant, &indexes).await?
+        revealed_contents(state.store.as_ref(), &tenant, &entries).await?
     } else {
         HashMap::new()
     };
@@ -188,9 +186,7 @@ pub struct SpansQuery {
 }
 
 fn time_ns(text: &str, field: &str) -> Result<i64, ApiError> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .ok()
-        .and_then(|time| time.timestamp_nanos_opt())
+    crate::domain::rfc3339_to_unix_nanos(text)
         .ok_or_else(|| ApiError::BadRequest(format!("{field} must be an RFC 3339 time")))
 }
 

@@ -210,10 +210,11 @@ pub async fn governance(store: &dyn Store, tenant: &Tenant) -> Result<Governance
 pub async fn revealed_contents(
     store: &dyn Store,
     tenant: &Tenant,
-    indexes: &[u64],
+    entries: &[ReportEntry],
 ) -> Result<HashMap<String, String>, EvidenceError> {
+    let indexes: Vec<u64> = entries.iter().map(|entry| entry.index).collect();
     Ok(store
-        .contents_of(tenant, indexes)
+        .contents_of(tenant, &indexes)
         .await?
         .into_iter()
         .filter_map(|content| content.content.map(|text| (content.commitment, text)))

@@ -78,9 +78,7 @@ pub struct ExportResult {
 }
 
 fn time_ns(text: &str, field: &str) -> Result<i64, EvidenceError> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .ok()
-        .and_then(|time| time.timestamp_nanos_opt())
+    crate::domain::rfc3339_to_unix_nanos(text)
         .ok_or_else(|| EvidenceError::BadRequest(format!("{field} must be an RFC 3339 time")))
 }
 

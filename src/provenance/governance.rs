@@ -321,10 +321,8 @@ pub struct DeploymentRequest {
 }
 
 fn rfc3339_ns(text: &str, field: &str) -> Result<i64, InvalidRecord> {
-    let time = chrono::DateTime::parse_from_rfc3339(text)
-        .map_err(|_| InvalidRecord(format!("{field} must be an RFC 3339 time")))?;
-    time.timestamp_nanos_opt()
-        .ok_or_else(|| InvalidRecord(format!("{field} is out of range")))
+    crate::domain::rfc3339_to_unix_nanos(text)
+        .ok_or_else(|| InvalidRecord(format!("{field} must be an RFC 3339 time between 1677 and 2262")))
 }
 
 /// Validates a deployment and builds its append item; returns (id, item).
