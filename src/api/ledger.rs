@@ -168,18 +168,29 @@ pub async fn entries(
 ) -> Result<impl IntoResponse, ApiError> {
     let tenant = caller.require(Scope::AuditRead)?;
     let Query(query) = query.map_err(|error| ApiError::BadRequest(format!("invalid query: {}", error.body_text())))?;
+    // Indexes are stored as signed 64-bit integers; no entry can lie beyond that.
+    if i64::try_from(query.start).is_err() {
+        return Err(ApiError::BadRequest(format!(
+            "start {} is above the largest possible index {}",
+            query.start,
+            i64::MAX
+        )));
+    }
     if query.start > query.end {
         return Err(ApiError::BadRequest(format!(
             "start {} is after end {}",
             query.start, query.end
         )));
     }
-    let end = query.end.min(query.start.saturating_add(MAX_ENTRIES_PAGE));
+    let end = query
+        .end
+        .min(query.start.saturating_add(MAX_ENTRIES_PAGE))
+        .min(i64::MAX as u64);
     let rows = state.store.entries(tenant, query.start, end).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let entry: serde_json::Value =
-            serde_json::from_slice(&row.entry_bytes).map_err(|error| ApiError::Internal(error.into()))?;
+        let entry = crate::ledger::entry::parse_entry_value(&row.entry_bytes)
+            .map_err(|error| ApiError::Internal(anyhow::anyhow!("entry {}: {error}", row.index)))?;
         out.push(serde_json::json!({
             "index": row.index,
             "entry": entry,

@@ -285,7 +285,13 @@ pub fn prepare_spans_with(
                     continue;
                 }
                 let mut sink = ContentSink::new();
-                match normalize::normalize_span(&context, span, &mut sink) {
+                let normalized = normalize::normalize_span(&context, span, &mut sink).and_then(|normalized| {
+                    // The link added later nests no deeper than the body already does.
+                    crate::ledger::entry::check_body_depth(&normalized.body)
+                        .map_err(|error| format!("attribute values nest too deep: {error}"))?;
+                    Ok(normalized)
+                });
+                match normalized {
                     Ok(normalized) => accepted.push(normalized),
                     Err(reason) => rejected.push(SpanRejection {
                         index: position,
@@ -354,7 +360,12 @@ pub fn prepare_logs_with(
                     continue;
                 }
                 let mut sink = ContentSink::new();
-                match normalize::normalize_log_record(&context, record, &mut sink) {
+                let normalized = normalize::normalize_log_record(&context, record, &mut sink).and_then(|normalized| {
+                    crate::ledger::entry::check_body_depth(&normalized.body)
+                        .map_err(|error| format!("attribute values nest too deep: {error}"))?;
+                    Ok(normalized)
+                });
+                match normalized {
                     Ok(normalized) => {
                         // Fingerprint of the record exactly as sent, with its resource and
                         // scope: a retried export sends the same bytes.

@@ -93,8 +93,8 @@ pub async fn select(store: &dyn Store, tenant: &Tenant, request: &SearchRequest)
     let indexes = store.output_entries(tenant, &digest).await?;
     let mut traces: Vec<(String, Vec<u64>)> = Vec::new();
     for entry in store.entries_at(tenant, &indexes).await? {
-        let parsed: Value =
-            serde_json::from_slice(&entry.entry_bytes).map_err(|error| EvidenceError::Internal(error.to_string()))?;
+        let parsed: Value = crate::ledger::entry::parse_entry_value(&entry.entry_bytes)
+            .map_err(|error| EvidenceError::Internal(format!("entry {}: {error}", entry.index)))?;
         let Some(trace_id) = parsed["body"]["trace_id"].as_str() else {
             continue;
         };

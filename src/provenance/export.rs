@@ -260,8 +260,8 @@ pub async fn export(
             if !entry_indexes.insert(entry.index) {
                 continue;
             }
-            let parsed: Value = serde_json::from_slice(&entry.entry_bytes)
-                .map_err(|error| EvidenceError::Internal(error.to_string()))?;
+            let parsed: Value = crate::ledger::entry::parse_entry_value(&entry.entry_bytes)
+                .map_err(|error| EvidenceError::Internal(format!("entry {}: {error}", entry.index)))?;
             let body = &parsed["body"];
             if parsed["type"] == "span" {
                 if let Some(span_id) = body["span_id"].as_str() {

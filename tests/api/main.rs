@@ -6,6 +6,7 @@ mod helpers;
 mod audit_cli;
 mod exports;
 mod grpc;
+mod hardening;
 mod ingest;
 mod interop;
 mod ledger_api;
