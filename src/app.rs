@@ -27,6 +27,8 @@ pub struct AppState {
     pub signing_key: SigningKey,
     /// Configuration.
     pub config: Arc<AppConfig>,
+    /// Cached answers of the public endpoints.
+    pub public: Arc<crate::api::ledger::PublicCache>,
 }
 
 /// The parts of the configuration handlers need.
@@ -74,6 +76,7 @@ pub async fn build(args: &ServeArgs) -> anyhow::Result<AppState> {
             limits: args.limits(),
             store: args.store.clone(),
         }),
+        public: Arc::default(),
     })
 }
 

@@ -15,6 +15,7 @@ both_backends!(
     entry_written_deep_by_an_older_version_is_still_served,
     entry_range_beyond_i64_is_a_400,
     span_times_beyond_i64_are_rejected_not_indexed_as_zero,
+    public_key_directory_is_cached_and_stays_fresh,
 );
 
 /// A string attribute.
@@ -243,5 +244,52 @@ async fn entry_written_deep_by_an_older_version_is_still_served(backend: Backend
     assert_eq!(page["entries"][0]["entry"]["index"], 0);
     let trace = app.get(&reader, &format!("/v1/traces/{}", "08".repeat(16))).await;
     assert_eq!(trace.status(), 200);
+    app.stop().await;
+}
+
+async fn public_key_directory_is_cached_and_stays_fresh(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let first = app.client.get(app.url("/v1/keys")).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let listed: serde_json::Value = first.json().await.unwrap();
+    assert_eq!(listed["keys"].as_array().unwrap().len(), 1);
+
+    // Unchanged: the same tag, and a conditional request costs no body.
+    let again = app.client.get(app.url("/v1/keys")).send().await.unwrap();
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
+    let conditional = app
+        .client
+        .get(app.url("/v1/keys"))
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(conditional.status(), 304);
+    assert!(conditional.bytes().await.unwrap().is_empty());
+
+    // A tenant created by another process (here: straight in the store) shows at once.
+    app.tenant("acme").await;
+    let fresh = app.client.get(app.url("/v1/keys")).send().await.unwrap();
+    assert_ne!(fresh.headers()["etag"].to_str().unwrap(), etag);
+    let listed: serde_json::Value = fresh.json().await.unwrap();
+    let origins: Vec<&str> = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["origin"].as_str().unwrap())
+        .collect();
+    assert_eq!(origins, ["traceledger.local/default", "traceledger.local/acme"]);
+    let filtered: serde_json::Value = app
+        .client
+        .get(app.url("/v1/keys?origin=traceledger.local/acme"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(filtered["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(app.client.get(app.url("/readyz")).send().await.unwrap().status(), 200);
     app.stop().await;
 }
