@@ -7,7 +7,9 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use traceledger::domain::Scope;
 
-use crate::helpers::{both_backends, run_cli, spawn_app, store_cli_args, tamper_entry_bytes, Backend, TestApp};
+use crate::helpers::{
+    both_backends, fixture, run_cli, spawn_app, store_cli_args, tamper_entry_bytes, Backend, TestApp,
+};
 
 both_backends!(
     deeply_nested_attribute_is_refused_and_the_ledger_stays_readable,
@@ -16,6 +18,7 @@ both_backends!(
     entry_range_beyond_i64_is_a_400,
     span_times_beyond_i64_are_rejected_not_indexed_as_zero,
     public_key_directory_is_cached_and_stays_fresh,
+    pasted_output_is_found_by_its_normalized_form,
 );
 
 /// A string attribute.
@@ -291,5 +294,82 @@ async fn public_key_directory_is_cached_and_stays_fresh(backend: Backend) {
         .unwrap();
     assert_eq!(filtered["keys"].as_array().unwrap().len(), 1);
     assert_eq!(app.client.get(app.url("/readyz")).send().await.unwrap().status(), 200);
+    app.stop().await;
+}
+
+/// The output of the `a_rag_semconv` fixture.
+const ANSWER: &str = "Yes. Order 1234 was delivered on 2026-01-02 and our refund window is 30 days from delivery, so you can request a refund until 2026-02-01.";
+const ANSWER_TRACE: &str = "2b604910827c5510fb92a1e4775308c0";
+
+async fn search(app: &TestApp, key: &str, output: &str) -> serde_json::Value {
+    let response = app
+        .client
+        .post(app.url("/v1/provenance/search"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({ "output": output }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn pasted_output_is_found_by_its_normalized_form(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let key = app
+        .key("default", &[Scope::Ingest, Scope::AuditRead, Scope::Export])
+        .await;
+    assert_eq!(
+        app.post_traces(&key, "application/x-protobuf", None, fixture("a_rag_semconv/1.pb"))
+            .await
+            .status(),
+        200
+    );
+    let exact = search(&app, &key, ANSWER).await;
+    assert_eq!(exact["matched"], "exact");
+    assert_eq!(exact["results"][0]["trace_id"], ANSWER_TRACE);
+
+    // What a browser, a ticket system or an e-mail client makes of the same answer.
+    let pasted = [
+        format!("{ANSWER}\n"),
+        format!("  {ANSWER}\r\n"),
+        ANSWER.replace(' ', "  "),
+        ANSWER.replace("refund window", "refund\u{200B} window"),
+        ANSWER.replacen(". ", ".\r\n", 1),
+    ];
+    for text in &pasted {
+        let found = search(&app, &key, text).await;
+        assert_eq!(found["matched"], "normalized", "{text:?}: {found}");
+        assert_eq!(found["results"].as_array().unwrap().len(), 1, "{text:?}");
+        assert_eq!(found["results"][0]["trace_id"], ANSWER_TRACE);
+        // The digest reported is the one of the text as given.
+        use sha2::Digest;
+        assert_eq!(
+            found["output_sha256"],
+            hex::encode(sha2::Sha256::digest(text.as_bytes()))
+        );
+    }
+
+    // A visible change is still "never produced".
+    let other = search(&app, &key, &ANSWER.replace("1234", "1235")).await;
+    assert_eq!(other["matched"], serde_json::Value::Null);
+    assert!(other["results"].as_array().unwrap().is_empty());
+
+    // A bundle's subject is the output byte for byte: export says what matched instead.
+    let response = app
+        .client
+        .post(app.url("/v1/exports"))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({ "output": pasted[0] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let problem: serde_json::Value = response.json().await.unwrap();
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("normalized") && detail.contains(ANSWER_TRACE),
+        "{detail}"
+    );
     app.stop().await;
 }
