@@ -7,6 +7,7 @@ mod audit_cli;
 mod exports;
 mod grpc;
 mod ingest;
+mod ingest_limits;
 mod interop;
 mod ledger_api;
 mod logs;
