@@ -12,6 +12,8 @@ pub const DEFAULT_DATA_DIR: &str = "./traceledger-data";
 pub const DEFAULT_ORIGIN_PREFIX: &str = "traceledger.local";
 /// Default maximum request body (16 MiB), also applied after decompression.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Default largest OTLP/gRPC message after decompression (4 MiB, the OTel Collector's).
+pub const DEFAULT_GRPC_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Where the data lives.
 #[derive(Clone, clap::Args)]
@@ -105,6 +107,18 @@ pub struct ServeArgs {
     /// Most entries merged into one commit.
     #[arg(long, env = "TRACELEDGER_MAX_BATCH_ENTRIES", default_value_t = 8192)]
     pub max_batch_entries: usize,
+    /// Largest OTLP/gRPC message in bytes, after decompression (RESOURCE_EXHAUSTED above).
+    #[arg(long, env = "TRACELEDGER_GRPC_MAX_MESSAGE_BYTES", default_value_t = DEFAULT_GRPC_MAX_MESSAGE_BYTES)]
+    pub grpc_max_message_bytes: usize,
+    /// Memory all ingest requests in flight may hold together, bodies and their decoded
+    /// and normalized estimate (HTTP and gRPC): past it 429 / RESOURCE_EXHAUSTED with a
+    /// retry delay; a request that needs more than all of it gets 413.
+    #[arg(
+        long,
+        env = "TRACELEDGER_INGEST_MEMORY_BUDGET_BYTES",
+        default_value_t = crate::ingest::admission::DEFAULT_MEMORY_BUDGET_BYTES
+    )]
+    pub ingest_memory_budget_bytes: usize,
 }
 
 impl ServeArgs {
@@ -124,6 +138,8 @@ impl ServeArgs {
             max_attribute_bytes: 1024 * 1024,
             queue_depth: 1024,
             max_batch_entries: 8192,
+            grpc_max_message_bytes: DEFAULT_GRPC_MAX_MESSAGE_BYTES,
+            ingest_memory_budget_bytes: crate::ingest::admission::DEFAULT_MEMORY_BUDGET_BYTES,
         }
     }
 

@@ -8,6 +8,7 @@ mod exports;
 mod grpc;
 mod hardening;
 mod ingest;
+mod ingest_limits;
 mod interop;
 mod ledger_api;
 mod logs;
