@@ -6,10 +6,17 @@
 //! by a registered key under the log's origin and its root equals the recomputed root
 //! at its size; the log head row (size, last leaf, root) matches; every commitment in an
 //! entry has its content row (erased rows keep the commitment with salt and content
-//! gone), and every stored content opens its commitment, length included. The first
-//! failure is named.
+//! gone), and every stored content opens its commitment, length included.
+//!
+//! The audit does not stop at the first failure: it goes through every check of every
+//! tenant and reports each failure (the first [`MAX_FAILURES_SHOWN`] of a tenant in
+//! full, the rest counted), so one bad entry cannot hide later tampering. Where an entry
+//! is bad, the checks that follow rely on what the rest of the log committed to (the
+//! stored leaf hash of a changed entry, the stored tree hash of a missing one), so that a
+//! failure is named once, at the entry where it is, instead of at every entry after it.
 
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
@@ -17,13 +24,16 @@ use crate::ledger::checkpoint::{verifier_key, verify_checkpoint};
 use crate::ledger::commitment::commitment_digest;
 use crate::ledger::entry::{leaf_hash, prev_field, Entry};
 use crate::ledger::merkle::{leaf_stored_index, MemoryTree};
-use crate::ledger::{hash_hex, Hash};
+use crate::ledger::{hash_from_slice, hash_hex, Hash};
 use crate::store::{Store, StoreError, Tenant};
 
 /// Entries read per page.
 const PAGE: u64 = 1000;
 
-/// What was checked.
+/// Failures of one tenant named one by one; the rest are counted.
+pub const MAX_FAILURES_SHOWN: usize = 100;
+
+/// What was checked in one tenant log, and what failed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TenantAudit {
     /// Tenant name.
@@ -36,26 +46,92 @@ pub struct TenantAudit {
     pub contents: u64,
     /// Contents already erased (commitment kept).
     pub erased_contents: u64,
+    /// The first failures, in the order found (at most [`MAX_FAILURES_SHOWN`]); each
+    /// names the entry, checkpoint or row it is about.
+    pub failures: Vec<String>,
+    /// Number of failures, shown or not.
+    pub failure_count: u64,
+}
+
+impl TenantAudit {
+    fn fail(&mut self, what: String) {
+        self.failure_count += 1;
+        if self.failures.len() < MAX_FAILURES_SHOWN {
+            self.failures.push(what);
+        }
+    }
+
+    /// Failures beyond the ones shown.
+    pub fn failures_not_shown(&self) -> u64 {
+        self.failure_count.saturating_sub(self.failures.len() as u64)
+    }
+}
+
+/// The audit of a whole store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreAudit {
+    /// One audit per tenant log, by tenant id.
+    pub tenants: Vec<TenantAudit>,
+}
+
+impl StoreAudit {
+    /// Whether nothing failed.
+    pub fn passed(&self) -> bool {
+        self.failure_count() == 0
+    }
+
+    /// Number of failures in all.
+    pub fn failure_count(&self) -> u64 {
+        self.tenants.iter().map(|tenant| tenant.failure_count).sum()
+    }
+}
+
+impl std::fmt::Display for StoreAudit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} audit failures", self.failure_count())?;
+        for tenant in &self.tenants {
+            for failure in &tenant.failures {
+                write!(f, "; tenant {}: {failure}", tenant.tenant)?;
+            }
+            if tenant.failures_not_shown() > 0 {
+                write!(
+                    f,
+                    "; tenant {}: and {} more",
+                    tenant.tenant,
+                    tenant.failures_not_shown()
+                )?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Why an audit failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditFailure {
-    /// A specific piece of the log is wrong.
-    #[error("tenant {tenant}: {what}")]
-    Bad {
-        /// Tenant name.
-        tenant: String,
-        /// What is wrong, naming the entry or checkpoint.
-        what: String,
-    },
+    /// Something in the store is wrong; the audit names every failure.
+    #[error("{0}")]
+    Failed(StoreAudit),
     /// The store could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Audits every tenant of `store`.
+/// Audits every tenant of `store`; `Err(AuditFailure::Failed)` carries the whole audit
+/// when anything failed.
 pub async fn audit_store(store: &dyn Store) -> Result<Vec<TenantAudit>, AuditFailure> {
+    let audit = audit_store_report(store).await?;
+    if audit.passed() {
+        Ok(audit.tenants)
+    } else {
+        Err(AuditFailure::Failed(audit))
+    }
+}
+
+/// Audits every tenant of `store` and reports every failure. Only a store that cannot be
+/// listed at all is an `Err`; a tenant whose rows cannot be read gets a failure and the
+/// audit goes on with the next tenant.
+pub async fn audit_store_report(store: &dyn Store) -> Result<StoreAudit, StoreError> {
     let keys = store.signing_keys().await?;
     let mut verifying_keys = Vec::new();
     for key in keys {
@@ -68,130 +144,192 @@ pub async fn audit_store(store: &dyn Store) -> Result<Vec<TenantAudit>, AuditFai
             ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|error| StoreError::Corrupt(error.to_string()))?;
         verifying_keys.push(verifying);
     }
-    let mut reports = Vec::new();
+    let mut audit = StoreAudit::default();
     for tenant in store.tenants().await? {
-        reports.push(audit_tenant(store, &tenant, &verifying_keys).await?);
+        let mut report = TenantAudit {
+            tenant: tenant.name.to_string(),
+            ..TenantAudit::default()
+        };
+        if let Err(error) = audit_tenant(store, &tenant, &verifying_keys, &mut report).await {
+            report.fail(format!("store unreadable, audit of this log stopped: {error}"));
+        }
+        audit.tenants.push(report);
     }
-    Ok(reports)
+    Ok(audit)
 }
 
 async fn audit_tenant(
     store: &dyn Store,
     tenant: &Tenant,
     verifying_keys: &[ed25519_dalek::VerifyingKey],
-) -> Result<TenantAudit, AuditFailure> {
-    let bad = |what: String| AuditFailure::Bad {
-        tenant: tenant.name.to_string(),
-        what,
-    };
+    report: &mut TenantAudit,
+) -> Result<(), StoreError> {
     let size = store.tree_size(tenant).await?;
-    let mut report = TenantAudit {
-        tenant: tenant.name.to_string(),
-        ..TenantAudit::default()
-    };
     let mut tree = MemoryTree::new();
+    // Set when a leaf could not be recovered: tree, head and checkpoint checks stop.
+    let mut tree_broken = false;
     let mut previous: Option<Hash> = None;
     let mut start = 0u64;
     while start < size {
         let end = (start + PAGE).min(size);
-        let rows = store.entries(tenant, start, end).await?;
-        let mut expected = start;
+        let mut rows: BTreeMap<u64, crate::store::StoredEntry> = store
+            .entries(tenant, start, end)
+            .await?
+            .into_iter()
+            .map(|row| (row.index, row))
+            .collect();
+        // The leaf hashes the tree stored for missing entries, to go on with.
+        let missing: Vec<u64> = (start..end)
+            .filter(|index| !rows.contains_key(index))
+            .map(leaf_stored_index)
+            .collect();
+        let missing_leaves = if missing.is_empty() {
+            std::collections::HashMap::new()
+        } else {
+            store.stored_hashes(tenant, &missing).await?
+        };
         // Commitments of this page's entries: digest -> (entry index, committed length).
         let mut commitments: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for row in rows {
-            if row.index != expected {
-                return Err(bad(format!("entry {expected} is missing")));
-            }
-            let entry = Entry::from_canonical_bytes(&row.entry_bytes)
-                .map_err(|error| bad(format!("entry {expected}: {error}")))?;
-            if entry.index != expected {
-                return Err(bad(format!("entry {expected}: its index field says {}", entry.index)));
-            }
-            if entry.log != tenant.origin {
-                return Err(bad(format!("entry {expected}: its log field says {:?}", entry.log)));
-            }
-            if entry.prev != prev_field(previous.as_ref()) {
-                return Err(bad(format!(
-                    "entry {expected}: prev does not match the leaf hash of entry {}",
-                    expected.wrapping_sub(1)
-                )));
-            }
+        // Entries whose bytes cannot be trusted (already named): their rows are not judged.
+        let mut bad_entries: BTreeSet<u64> = BTreeSet::new();
+        for expected in start..end {
+            let Some(row) = rows.remove(&expected) else {
+                report.fail(format!("entry {expected} is missing"));
+                bad_entries.insert(expected);
+                match missing_leaves.get(&leaf_stored_index(expected)) {
+                    Some(leaf) if !tree_broken => {
+                        if tree.append(*leaf).is_err() {
+                            tree_broken = true;
+                        }
+                        previous = Some(*leaf);
+                    }
+                    _ => {
+                        if !tree_broken {
+                            report.fail(format!(
+                                "entry {expected}: its leaf hash is not stored either; tree, head and checkpoints \
+                                 of this log are not checked"
+                            ));
+                        }
+                        tree_broken = true;
+                        previous = None;
+                    }
+                }
+                continue;
+            };
             let leaf = leaf_hash(&row.entry_bytes);
+            let mut chain_leaf = leaf;
             if row.leaf_hash != leaf.0 {
-                return Err(bad(format!(
-                    "entry {expected}: stored leaf hash does not match its bytes"
-                )));
+                report.fail(format!("entry {expected}: stored leaf hash does not match its bytes"));
+                bad_entries.insert(expected);
+                // The entries after it and the tree committed to the stored leaf hash.
+                if let Some(stored) = hash_from_slice(&row.leaf_hash) {
+                    chain_leaf = stored;
+                }
             }
-            tree.append(leaf)
-                .map_err(|error| bad(format!("entry {expected}: {error}")))?;
-            previous = Some(leaf);
-            collect_commitments(&entry.body, expected, &mut commitments);
-            expected += 1;
+            match Entry::from_canonical_bytes(&row.entry_bytes) {
+                Err(error) => {
+                    report.fail(format!("entry {expected}: {error}"));
+                    bad_entries.insert(expected);
+                }
+                Ok(entry) => {
+                    if entry.index != expected {
+                        report.fail(format!("entry {expected}: its index field says {}", entry.index));
+                    }
+                    if entry.log != tenant.origin {
+                        report.fail(format!("entry {expected}: its log field says {:?}", entry.log));
+                    }
+                    if !tree_broken && entry.prev != prev_field(previous.as_ref()) {
+                        report.fail(format!(
+                            "entry {expected}: prev does not match the leaf hash of entry {}",
+                            expected.wrapping_sub(1)
+                        ));
+                    }
+                    if !bad_entries.contains(&expected) {
+                        collect_commitments(&entry.body, expected, &mut commitments);
+                    }
+                }
+            }
+            if !tree_broken && tree.append(chain_leaf).is_err() {
+                tree_broken = true;
+            }
+            previous = Some(chain_leaf);
         }
-        if expected != end {
-            return Err(bad(format!("entry {expected} is missing")));
-        }
-        // Compare the stored interior hashes written by this page's entries.
-        let first = leaf_stored_index(start);
-        let last = leaf_stored_index(end);
-        let indexes: Vec<u64> = (first..last).collect();
-        let stored = store.stored_hashes(tenant, &indexes).await?;
-        for index in indexes {
-            let recomputed = tree.hashes().get(&index).copied();
-            if stored.get(&index).copied() != recomputed {
-                return Err(bad(format!(
-                    "stored tree hash {index} (entries {start}..{end}) does not match the entries"
-                )));
+        if !tree_broken {
+            // Compare the stored interior hashes written by this page's entries.
+            let first = leaf_stored_index(start);
+            let last = leaf_stored_index(end);
+            let indexes: Vec<u64> = (first..last).collect();
+            let stored = store.stored_hashes(tenant, &indexes).await?;
+            let wrong: Vec<u64> = indexes
+                .into_iter()
+                .filter(|index| stored.get(index).copied() != tree.hashes().get(index).copied())
+                .collect();
+            if let Some(first_wrong) = wrong.first() {
+                let more = match wrong.len() {
+                    1 => String::new(),
+                    count => format!(" and {} more", count - 1),
+                };
+                report.fail(format!(
+                    "stored tree hash {first_wrong}{more} (entries {start}..{end}) does not match the entries"
+                ));
             }
         }
         for content in store.contents(tenant, start, end).await? {
+            if bad_entries.contains(&content.entry_index) {
+                continue;
+            }
             let Some((entry_index, committed_len)) = commitments.remove(&content.commitment) else {
-                return Err(bad(format!(
+                report.fail(format!(
                     "entry {}: content {} is not committed in the entry",
                     content.entry_index, content.commitment
-                )));
+                ));
+                continue;
             };
             if entry_index != content.entry_index {
-                return Err(bad(format!(
+                report.fail(format!(
                     "entry {}: content {} belongs to entry {entry_index}",
                     content.entry_index, content.commitment
-                )));
+                ));
+                continue;
             }
             let (Some(salt), Some(text)) = (&content.salt, &content.content) else {
                 report.erased_contents += 1;
                 continue;
             };
             if commitment_digest(salt, text) != content.commitment || committed_len != text.len() as u64 {
-                return Err(bad(format!(
+                report.fail(format!(
                     "entry {}: content {} does not open its commitment",
                     content.entry_index, content.commitment
-                )));
+                ));
+                continue;
             }
             report.contents += 1;
         }
-        if let Some((digest, (entry_index, _))) = commitments.into_iter().next() {
-            return Err(bad(format!(
+        for (digest, (entry_index, _)) in commitments {
+            report.fail(format!(
                 "entry {entry_index}: the content row of commitment {digest} is missing"
-            )));
+            ));
         }
         report.entries = end;
         start = end;
     }
     let extra = store.entries(tenant, size, size.saturating_add(1)).await?;
     if let Some(row) = extra.first() {
-        return Err(bad(format!(
-            "entry {} lies beyond the log head (size {size})",
-            row.index
-        )));
+        report.fail(format!("entry {} lies beyond the log head (size {size})", row.index));
+    }
+    if tree_broken {
+        return Ok(());
     }
 
     let head = store.log_head(tenant).await?;
     let expected_leaf = previous.map(|leaf| leaf.0.to_vec());
-    let expected_root = tree.root_at(size).map_err(|error| bad(error.to_string()))?;
-    if head.last_leaf != expected_leaf || head.root != expected_root.0 {
-        return Err(bad(format!(
-            "the log head row (size {size}) does not match the entries"
-        )));
+    match tree.root_at(size) {
+        Ok(expected_root) => {
+            if head.last_leaf != expected_leaf || head.root != expected_root.0 {
+                report.fail(format!("the log head row (size {size}) does not match the entries"));
+            }
+        }
+        Err(error) => report.fail(format!("the log head row (size {size}): {error}")),
     }
 
     let verifier_keys: Vec<String> = verifying_keys
@@ -200,42 +338,52 @@ async fn audit_tenant(
         .collect();
     let checkpoints = store.checkpoints(tenant).await?;
     for checkpoint in &checkpoints {
-        let verified = verifier_keys
+        let Some(verified) = verifier_keys
             .iter()
             .find_map(|key| verify_checkpoint(&checkpoint.note, key).ok())
-            .ok_or_else(|| {
-                bad(format!(
-                    "checkpoint at size {}: signature does not verify with any registered key",
-                    checkpoint.size
-                ))
-            })?;
+        else {
+            report.fail(format!(
+                "checkpoint at size {}: signature does not verify with any registered key",
+                checkpoint.size
+            ));
+            continue;
+        };
         if verified.size != checkpoint.size {
-            return Err(bad(format!(
+            report.fail(format!(
                 "checkpoint at size {}: its note says size {}",
                 checkpoint.size, verified.size
-            )));
+            ));
+            continue;
         }
         if verified.size > size {
-            return Err(bad(format!(
+            report.fail(format!(
                 "checkpoint at size {}: beyond the log size {size}",
                 checkpoint.size
-            )));
+            ));
+            continue;
         }
-        let root = tree.root_at(verified.size).map_err(|error| bad(error.to_string()))?;
+        let root = match tree.root_at(verified.size) {
+            Ok(root) => root,
+            Err(error) => {
+                report.fail(format!("checkpoint at size {}: {error}", checkpoint.size));
+                continue;
+            }
+        };
         if verified.root != root || checkpoint.root != root.0 {
-            return Err(bad(format!(
+            report.fail(format!(
                 "checkpoint at size {}: root {} does not match the entries (recomputed {})",
                 checkpoint.size,
                 hash_hex(&verified.root),
                 hash_hex(&root)
-            )));
+            ));
+            continue;
         }
         report.checkpoints += 1;
     }
     if size > 0 && checkpoints.last().map(|checkpoint| checkpoint.size) != Some(size) {
-        return Err(bad(format!("no checkpoint covers the log head (size {size})")));
+        report.fail(format!("no checkpoint covers the log head (size {size})"));
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Collects every `{"sha256": HEX, "len": N}` commitment object in an entry body.
