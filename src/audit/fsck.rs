@@ -3,10 +3,17 @@
 //! For every tenant log: every entry is canonical JSON with the right `log`, `index`
 //! and `prev`; its stored leaf hash matches; no index is missing or extra; every stored
 //! interior hash equals the one recomputed from the leaves; every checkpoint is signed
-//! by a registered key under the log's origin and its root equals the recomputed root
-//! at its size; the log head row (size, last leaf, root) matches; every commitment in an
+//! by a trusted key under the log's origin and its root equals the recomputed root at
+//! its size; the log head row (size, last leaf, root) matches; every commitment in an
 //! entry has its content row (erased rows keep the commitment with salt and content
 //! gone), and every stored content opens its commitment, length included.
+//!
+//! **Trusted keys come from outside the store.** The caller passes the verifier keys it
+//! trusts (the CLI: the key file's public half or `--key`); the keys the store lists in
+//! `signing_keys` are never trusted for being there. A checkpoint signed by any other
+//! key fails, and so does a key registered as active that is not trusted: a new signing
+//! key is legitimate only with a key-rotation entry signed by the old one, which
+//! traceledger does not write yet.
 //!
 //! The audit does not stop at the first failure: it goes through every check of every
 //! tenant and reports each failure (the first [`MAX_FAILURES_SHOWN`] of a tenant in
@@ -70,6 +77,8 @@ impl TenantAudit {
 /// The audit of a whole store.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreAudit {
+    /// Failures that concern the whole store (its signing keys).
+    pub failures: Vec<String>,
     /// One audit per tenant log, by tenant id.
     pub tenants: Vec<TenantAudit>,
 }
@@ -82,13 +91,16 @@ impl StoreAudit {
 
     /// Number of failures in all.
     pub fn failure_count(&self) -> u64 {
-        self.tenants.iter().map(|tenant| tenant.failure_count).sum()
+        self.failures.len() as u64 + self.tenants.iter().map(|tenant| tenant.failure_count).sum::<u64>()
     }
 }
 
 impl std::fmt::Display for StoreAudit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} audit failures", self.failure_count())?;
+        for failure in &self.failures {
+            write!(f, "; {failure}")?;
+        }
         for tenant in &self.tenants {
             for failure in &tenant.failures {
                 write!(f, "; tenant {}: {failure}", tenant.tenant)?;
@@ -117,10 +129,13 @@ pub enum AuditFailure {
     Store(#[from] StoreError),
 }
 
-/// Audits every tenant of `store`; `Err(AuditFailure::Failed)` carries the whole audit
-/// when anything failed.
-pub async fn audit_store(store: &dyn Store) -> Result<Vec<TenantAudit>, AuditFailure> {
-    let audit = audit_store_report(store).await?;
+/// Audits every tenant of `store` against the `trusted` signing keys;
+/// `Err(AuditFailure::Failed)` carries the whole audit when anything failed.
+pub async fn audit_store(
+    store: &dyn Store,
+    trusted: &[ed25519_dalek::VerifyingKey],
+) -> Result<Vec<TenantAudit>, AuditFailure> {
+    let audit = audit_store_report(store, trusted).await?;
     if audit.passed() {
         Ok(audit.tenants)
     } else {
@@ -128,29 +143,66 @@ pub async fn audit_store(store: &dyn Store) -> Result<Vec<TenantAudit>, AuditFai
     }
 }
 
-/// Audits every tenant of `store` and reports every failure. Only a store that cannot be
-/// listed at all is an `Err`; a tenant whose rows cannot be read gets a failure and the
-/// audit goes on with the next tenant.
-pub async fn audit_store_report(store: &dyn Store) -> Result<StoreAudit, StoreError> {
-    let keys = store.signing_keys().await?;
-    let mut verifying_keys = Vec::new();
-    for key in keys {
-        let bytes: [u8; 32] = key
-            .public_key
-            .as_slice()
-            .try_into()
-            .map_err(|_| StoreError::Corrupt("registered signing key is not 32 bytes".into()))?;
-        let verifying =
-            ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        verifying_keys.push(verifying);
-    }
+/// The keys checkpoints are checked with: the trusted ones, and the ones the store lists
+/// (only to name the key of a checkpoint that fails, never to pass it).
+struct Keys {
+    trusted: Vec<ed25519_dalek::VerifyingKey>,
+    untrusted: Vec<ed25519_dalek::VerifyingKey>,
+}
+
+fn public_key_text(key: &ed25519_dalek::VerifyingKey) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(key.as_bytes())
+}
+
+/// Audits every tenant of `store` against the `trusted` signing keys and reports every
+/// failure. Only a store that cannot be listed at all is an `Err`; a tenant whose rows
+/// cannot be read gets a failure and the audit goes on with the next tenant.
+pub async fn audit_store_report(
+    store: &dyn Store,
+    trusted: &[ed25519_dalek::VerifyingKey],
+) -> Result<StoreAudit, StoreError> {
     let mut audit = StoreAudit::default();
+    if trusted.is_empty() {
+        audit
+            .failures
+            .push("no trusted signing key: checkpoints cannot be verified".into());
+    }
+    let mut keys = Keys {
+        trusted: trusted.to_vec(),
+        untrusted: Vec::new(),
+    };
+    for key in store.signing_keys().await? {
+        let parsed = <[u8; 32]>::try_from(key.public_key.as_slice())
+            .ok()
+            .and_then(|bytes| ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok());
+        let Some(verifying) = parsed else {
+            audit.failures.push(format!(
+                "signing_keys: a registered key is not an Ed25519 public key ({} bytes)",
+                key.public_key.len()
+            ));
+            continue;
+        };
+        if trusted.contains(&verifying) {
+            continue;
+        }
+        if key.active {
+            audit.failures.push(format!(
+                "signing_keys: key {} (registered {}) is registered as active but not trusted; a new signing key \
+                 needs a key-rotation entry signed by the old one, which traceledger does not write yet. If it is \
+                 yours, pass it with --key or --signing-key-file",
+                public_key_text(&verifying),
+                key.created_at
+            ));
+        }
+        keys.untrusted.push(verifying);
+    }
     for tenant in store.tenants().await? {
         let mut report = TenantAudit {
             tenant: tenant.name.to_string(),
             ..TenantAudit::default()
         };
-        if let Err(error) = audit_tenant(store, &tenant, &verifying_keys, &mut report).await {
+        if let Err(error) = audit_tenant(store, &tenant, &keys, &mut report).await {
             report.fail(format!("store unreadable, audit of this log stopped: {error}"));
         }
         audit.tenants.push(report);
@@ -161,7 +213,7 @@ pub async fn audit_store_report(store: &dyn Store) -> Result<StoreAudit, StoreEr
 async fn audit_tenant(
     store: &dyn Store,
     tenant: &Tenant,
-    verifying_keys: &[ed25519_dalek::VerifyingKey],
+    keys: &Keys,
     report: &mut TenantAudit,
 ) -> Result<(), StoreError> {
     let size = store.tree_size(tenant).await?;
@@ -332,20 +384,32 @@ async fn audit_tenant(
         Err(error) => report.fail(format!("the log head row (size {size}): {error}")),
     }
 
-    let verifier_keys: Vec<String> = verifying_keys
+    let trusted_verifiers: Vec<String> = keys
+        .trusted
         .iter()
         .map(|key| verifier_key(&tenant.origin, key))
         .collect();
     let checkpoints = store.checkpoints(tenant).await?;
     for checkpoint in &checkpoints {
-        let Some(verified) = verifier_keys
+        let Some(verified) = trusted_verifiers
             .iter()
             .find_map(|key| verify_checkpoint(&checkpoint.note, key).ok())
         else {
-            report.fail(format!(
-                "checkpoint at size {}: signature does not verify with any registered key",
-                checkpoint.size
-            ));
+            let signer = keys
+                .untrusted
+                .iter()
+                .find(|key| verify_checkpoint(&checkpoint.note, &verifier_key(&tenant.origin, key)).is_ok());
+            report.fail(match signer {
+                Some(key) => format!(
+                    "checkpoint at size {}: signed by a key that is not trusted ({}, listed in the store)",
+                    checkpoint.size,
+                    public_key_text(key)
+                ),
+                None => format!(
+                    "checkpoint at size {}: signature does not verify with any trusted key",
+                    checkpoint.size
+                ),
+            });
             continue;
         };
         if verified.size != checkpoint.size {

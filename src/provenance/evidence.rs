@@ -110,7 +110,7 @@ pub async fn select(store: &dyn Store, tenant: &Tenant, request: &SearchRequest)
     })
 }
 
-/// The latest checkpoint, its signature checked with the server's key.
+/// The latest checkpoint, its signature checked with the server's key (and no other).
 pub async fn latest_checkpoint(
     store: &dyn Store,
     signing_key: &ed25519_dalek::SigningKey,
@@ -121,24 +121,10 @@ pub async fn latest_checkpoint(
     };
     let signer = LogSigner::new(&tenant.origin, signing_key.clone())
         .map_err(|error| EvidenceError::Internal(error.to_string()))?;
-    // A checkpoint signed by an older key still verifies with that key; fall back to the
-    // registered keys.
-    let mut verified = verify_checkpoint(&stored.note, &signer.verifier_key()).ok();
-    if verified.is_none() {
-        for key in store.signing_keys().await? {
-            let Ok(bytes) = <[u8; 32]>::try_from(key.public_key.as_slice()) else {
-                continue;
-            };
-            let Ok(public) = ed25519_dalek::VerifyingKey::from_bytes(&bytes) else {
-                continue;
-            };
-            let candidate = crate::ledger::checkpoint::verifier_key(&tenant.origin, &public);
-            if let Ok(checkpoint) = verify_checkpoint(&stored.note, &candidate) {
-                verified = Some(checkpoint);
-                break;
-            }
-        }
-    }
+    // Only the server's own key is trusted, never a key for being listed in the store: a
+    // checkpoint it did not sign is not served as verified (old keys come back with
+    // key-rotation entries).
+    let verified = verify_checkpoint(&stored.note, &signer.verifier_key()).ok();
     let verified = verified.ok_or_else(|| EvidenceError::Internal("latest checkpoint does not verify".into()))?;
     Ok(Some(ReportCheckpoint {
         note: stored.note,

@@ -353,6 +353,9 @@ pub trait Store: Send + Sync + 'static {
     /// All signing keys ever registered.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
 
+    /// Whether any log of the store has a signed checkpoint (some key signed it).
+    async fn has_checkpoints(&self) -> Result<bool, StoreError>;
+
     /// Appends a batch in one transaction and signs a checkpoint over the new tree.
     /// Entries get the time at which the log head was locked, so `time` never decreases
     /// along the log even with several replicas.

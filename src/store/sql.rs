@@ -208,6 +208,13 @@ macro_rules! implement_store {
                     .collect())
             }
 
+            async fn has_checkpoints(&self) -> Result<bool, $crate::store::StoreError> {
+                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM checkpoints LIMIT 1) AS any_checkpoint")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(count > 0)
+            }
+
             async fn append_batch(
                 &self,
                 tenant: &$crate::store::Tenant,

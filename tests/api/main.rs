@@ -13,3 +13,4 @@ mod logs;
 mod provenance;
 mod replicas;
 mod store_conformance;
+mod trusted_keys;
