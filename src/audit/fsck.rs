@@ -5,8 +5,10 @@
 //! interior hash equals the one recomputed from the leaves; every checkpoint is signed
 //! by a trusted key under the log's origin and its root equals the recomputed root at
 //! its size; the log head row (size, last leaf, root) matches; every commitment in an
-//! entry has its content row (erased rows keep the commitment with salt and content
-//! gone), and every stored content opens its commitment, length included.
+//! entry has its content row, and every stored content opens its commitment, length
+//! included. A content row whose salt and content are gone counts as erased only if a
+//! later `erasure` entry of the log names its commitment (`body.commitments`, see
+//! docs/formats.md); blanked by hand, it is a failure.
 //!
 //! **Trusted keys come from outside the store.** The caller passes the verifier keys it
 //! trusts (the CLI: the key file's public half or `--key`); the keys the store lists in
@@ -221,6 +223,10 @@ async fn audit_tenant(
     // Set when a leaf could not be recovered: tree, head and checkpoint checks stop.
     let mut tree_broken = false;
     let mut previous: Option<Hash> = None;
+    // Commitments named by erasure entries -> the latest such entry.
+    let mut erasure_named: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    // Erased content rows, judged once every erasure entry is known: (entry, commitment).
+    let mut erased: Vec<(u64, String)> = Vec::new();
     let mut start = 0u64;
     while start < size {
         let end = (start + PAGE).min(size);
@@ -298,6 +304,11 @@ async fn audit_tenant(
                     }
                     if !bad_entries.contains(&expected) {
                         collect_commitments(&entry.body, expected, &mut commitments);
+                        if entry.entry_type == ERASURE {
+                            for digest in erased_commitments(&entry.body) {
+                                erasure_named.insert(digest.to_owned(), expected);
+                            }
+                        }
                     }
                 }
             }
@@ -344,9 +355,19 @@ async fn audit_tenant(
                 ));
                 continue;
             }
-            let (Some(salt), Some(text)) = (&content.salt, &content.content) else {
-                report.erased_contents += 1;
-                continue;
+            let (salt, text) = match (&content.salt, &content.content) {
+                (Some(salt), Some(text)) => (salt, text),
+                (None, None) => {
+                    erased.push((content.entry_index, content.commitment));
+                    continue;
+                }
+                _ => {
+                    report.fail(format!(
+                        "entry {}: content {} has lost its salt or its text but not both",
+                        content.entry_index, content.commitment
+                    ));
+                    continue;
+                }
             };
             if commitment_digest(salt, text) != content.commitment || committed_len != text.len() as u64 {
                 report.fail(format!(
@@ -364,6 +385,15 @@ async fn audit_tenant(
         }
         report.entries = end;
         start = end;
+    }
+    for (entry_index, commitment) in erased {
+        match erasure_named.get(&commitment) {
+            Some(erasure) if *erasure > entry_index => report.erased_contents += 1,
+            _ => report.fail(format!(
+                "entry {entry_index}: content {commitment} is erased (salt and text gone) but no later erasure \
+                 entry names it"
+            )),
+        }
     }
     let extra = store.entries(tenant, size, size.saturating_add(1)).await?;
     if let Some(row) = extra.first() {
@@ -448,6 +478,19 @@ async fn audit_tenant(
         report.fail(format!("no checkpoint covers the log head (size {size})"));
     }
     Ok(())
+}
+
+/// Entry type of erasures.
+const ERASURE: &str = "erasure";
+
+/// The commitments an erasure entry body names as erased: `body.commitments`, an array
+/// of hex SHA-256 commitment digests (docs/formats.md §3c).
+fn erased_commitments(body: &Value) -> impl Iterator<Item = &str> {
+    body["commitments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
 }
 
 /// Collects every `{"sha256": HEX, "len": N}` commitment object in an entry body.

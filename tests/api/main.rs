@@ -4,6 +4,7 @@
 mod helpers;
 
 mod audit_cli;
+mod erasure_audit;
 mod exports;
 mod grpc;
 mod ingest;
