@@ -10,6 +10,14 @@
 //! later `erasure` entry of the log names its commitment (`body.commitments`, see
 //! docs/formats.md); blanked by hand, it is a failure.
 //!
+//! **Index tables are re-derived.** The rows the API serves from (`spans`,
+//! `span_attributes`, `governance`, `output_index`) are rebuilt from the entries with the
+//! same code ingest used ([`crate::provenance::span_row`],
+//! [`crate::provenance::governance::governance_row`], [`super::outputs`] over the stored
+//! content with the tenant's lookup secret) and compared: a missing row, an extra row or
+//! a changed column is a failure naming the entry and the table. Outputs whose content
+//! is erased cannot be re-derived; those entries are counted, not judged.
+//!
 //! **Trusted keys come from outside the store.** The caller passes the verifier keys it
 //! trusts (the CLI: the key file's public half or `--key`); the keys the store lists in
 //! `signing_keys` are never trusted for being there. A checkpoint signed by any other
@@ -24,8 +32,7 @@
 //! stored leaf hash of a changed entry, the stored tree hash of a missing one), so that a
 //! failure is named once, at the entry where it is, instead of at every entry after it.
 
-use std::collections::BTreeMap;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -34,7 +41,9 @@ use crate::ledger::commitment::commitment_digest;
 use crate::ledger::entry::{leaf_hash, prev_field, Entry};
 use crate::ledger::merkle::{leaf_stored_index, MemoryTree};
 use crate::ledger::{hash_from_slice, hash_hex, Hash};
-use crate::store::{Store, StoreError, Tenant};
+use crate::store::{GovernanceRow, SpanIndexRows, Store, StoreError, StoredSpanRow, Tenant};
+
+use super::outputs::{expected_output_digests, ExpectedOutputs};
 
 /// Entries read per page.
 const PAGE: u64 = 1000;
@@ -55,6 +64,12 @@ pub struct TenantAudit {
     pub contents: u64,
     /// Contents already erased (commitment kept).
     pub erased_contents: u64,
+    /// Index rows (`spans`, `span_attributes`, `governance`, `output_index`) verified
+    /// against their entries.
+    pub index_rows: u64,
+    /// Entries whose outputs could not be re-derived (content erased), so whose
+    /// `output_index` rows were not checked.
+    pub outputs_not_rederived: u64,
     /// The first failures, in the order found (at most [`MAX_FAILURES_SHOWN`]); each
     /// names the entry, checkpoint or row it is about.
     pub failures: Vec<String>,
@@ -224,9 +239,18 @@ async fn audit_tenant(
     let mut tree_broken = false;
     let mut previous: Option<Hash> = None;
     // Commitments named by erasure entries -> the latest such entry.
-    let mut erasure_named: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut erasure_named: HashMap<String, u64> = HashMap::new();
     // Erased content rows, judged once every erasure entry is known: (entry, commitment).
     let mut erased: Vec<(u64, String)> = Vec::new();
+    // Governance and output rows have no index by entry: read once, matched page by page.
+    let mut governance_rows: BTreeMap<i64, Vec<GovernanceRow>> = BTreeMap::new();
+    for (entry_index, row) in store.governance_rows(tenant).await? {
+        governance_rows.entry(entry_index).or_default().push(row);
+    }
+    let mut output_rows: BTreeMap<i64, BTreeSet<Vec<u8>>> = BTreeMap::new();
+    for (entry_index, digest) in store.output_index_rows(tenant).await? {
+        output_rows.entry(entry_index).or_default().insert(digest);
+    }
     let mut start = 0u64;
     while start < size {
         let end = (start + PAGE).min(size);
@@ -242,7 +266,7 @@ async fn audit_tenant(
             .map(leaf_stored_index)
             .collect();
         let missing_leaves = if missing.is_empty() {
-            std::collections::HashMap::new()
+            HashMap::new()
         } else {
             store.stored_hashes(tenant, &missing).await?
         };
@@ -250,6 +274,8 @@ async fn audit_tenant(
         let mut commitments: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         // Entries whose bytes cannot be trusted (already named): their rows are not judged.
         let mut bad_entries: BTreeSet<u64> = BTreeSet::new();
+        // The entries whose index rows are re-derived.
+        let mut good_entries: Vec<(u64, Entry)> = Vec::new();
         for expected in start..end {
             let Some(row) = rows.remove(&expected) else {
                 report.fail(format!("entry {expected} is missing"));
@@ -309,6 +335,7 @@ async fn audit_tenant(
                                 erasure_named.insert(digest.to_owned(), expected);
                             }
                         }
+                        good_entries.push((expected, entry));
                     }
                 }
             }
@@ -337,6 +364,8 @@ async fn audit_tenant(
                 ));
             }
         }
+        // Texts that opened their commitments: the outputs are re-derived from them.
+        let mut opened: HashMap<String, String> = HashMap::new();
         for content in store.contents(tenant, start, end).await? {
             if bad_entries.contains(&content.entry_index) {
                 continue;
@@ -377,14 +406,43 @@ async fn audit_tenant(
                 continue;
             }
             report.contents += 1;
+            opened.insert(content.commitment, text.clone());
         }
         for (digest, (entry_index, _)) in commitments {
             report.fail(format!(
                 "entry {entry_index}: the content row of commitment {digest} is missing"
             ));
         }
+        let span_rows = store.span_index_rows(tenant, start, end).await?;
+        let mut indexes = PageIndexes::new(span_rows, &mut governance_rows, &mut output_rows, start, end);
+        for bad in &bad_entries {
+            indexes.forget(*bad);
+        }
+        for (entry_index, entry) in &good_entries {
+            check_index_rows(tenant, *entry_index, entry, &opened, &mut indexes, report);
+        }
+        indexes.report_leftovers(report);
         report.entries = end;
         start = end;
+    }
+    for (entry_index, rows) in governance_rows {
+        for row in rows {
+            report.fail(format!(
+                "entry {entry_index}: governance row {} {} names an entry outside the log (size {size})",
+                row.kind, row.id
+            ));
+        }
+    }
+    for (entry_index, digests) in output_rows {
+        report.fail(format!(
+            "entry {entry_index}: output_index: {} row(s) name an entry outside the log (size {size})",
+            digests.len()
+        ));
+    }
+    for (table, count) in store.rows_outside_log(tenant, size).await? {
+        report.fail(format!(
+            "{table}: {count} row(s) name entries outside the log (0..{size})"
+        ));
     }
     for (entry_index, commitment) in erased {
         match erasure_named.get(&commitment) {
@@ -478,6 +536,200 @@ async fn audit_tenant(
         report.fail(format!("no checkpoint covers the log head (size {size})"));
     }
     Ok(())
+}
+
+/// The index rows of one page of entries, taken out as their entries claim them; what
+/// is left names no entry that has it.
+struct PageIndexes {
+    spans: BTreeMap<i64, StoredSpanRow>,
+    attributes: BTreeMap<i64, BTreeMap<String, String>>,
+    governance: BTreeMap<i64, Vec<GovernanceRow>>,
+    outputs: BTreeMap<i64, BTreeSet<Vec<u8>>>,
+}
+
+impl PageIndexes {
+    fn new(
+        rows: SpanIndexRows,
+        governance: &mut BTreeMap<i64, Vec<GovernanceRow>>,
+        outputs: &mut BTreeMap<i64, BTreeSet<Vec<u8>>>,
+        start: u64,
+        end: u64,
+    ) -> Self {
+        // Page bounds are below 2^63 (entry indexes are stored as i64).
+        let (start, end) = (start as i64, end as i64);
+        let mut attributes: BTreeMap<i64, BTreeMap<String, String>> = BTreeMap::new();
+        for (entry_index, key, value) in rows.attributes {
+            attributes.entry(entry_index).or_default().insert(key, value);
+        }
+        let mut page_governance = governance.split_off(&start);
+        governance.append(&mut page_governance.split_off(&end));
+        let mut page_outputs = outputs.split_off(&start);
+        outputs.append(&mut page_outputs.split_off(&end));
+        PageIndexes {
+            spans: rows.spans.into_iter().map(|row| (row.entry_index, row)).collect(),
+            attributes,
+            governance: page_governance,
+            outputs: page_outputs,
+        }
+    }
+
+    /// Drops the rows of an entry that cannot be judged (its failure is named already).
+    fn forget(&mut self, entry_index: u64) {
+        let key = entry_index as i64;
+        self.spans.remove(&key);
+        self.attributes.remove(&key);
+        self.governance.remove(&key);
+        self.outputs.remove(&key);
+    }
+
+    fn report_leftovers(self, report: &mut TenantAudit) {
+        for entry_index in self.spans.keys() {
+            report.fail(format!(
+                "entry {entry_index}: spans: an index row names this entry, which is not a span"
+            ));
+        }
+        for (entry_index, attributes) in &self.attributes {
+            report.fail(format!(
+                "entry {entry_index}: span_attributes: {} row(s) name this entry, which is not a span",
+                attributes.len()
+            ));
+        }
+        for (entry_index, rows) in &self.governance {
+            for row in rows {
+                report.fail(format!(
+                    "entry {entry_index}: governance row {} {} names this entry, which is not a {}",
+                    row.kind, row.id, row.kind
+                ));
+            }
+        }
+        for (entry_index, digests) in &self.outputs {
+            report.fail(format!(
+                "entry {entry_index}: output_index: {} row(s) name this entry, which has no outputs",
+                digests.len()
+            ));
+        }
+    }
+}
+
+/// Re-derives the index rows of one entry and compares them with the stored ones.
+fn check_index_rows(
+    tenant: &Tenant,
+    entry_index: u64,
+    entry: &Entry,
+    opened: &HashMap<String, String>,
+    indexes: &mut PageIndexes,
+    report: &mut TenantAudit,
+) {
+    let key = entry_index as i64;
+    if entry.entry_type == "span" {
+        let derived = crate::provenance::span_row(&entry.body);
+        match indexes.spans.remove(&key) {
+            None => report.fail(format!(
+                "entry {entry_index}: spans: the index row of this span is missing"
+            )),
+            Some(stored) => {
+                let mut differences = crate::provenance::span_row_differences(&stored.row, &derived);
+                let duration = derived.end_ns.saturating_sub(derived.start_ns);
+                if stored.duration_ns != duration {
+                    differences.push(format!("duration_ns: index {}, entry {duration}", stored.duration_ns));
+                }
+                if differences.is_empty() {
+                    report.index_rows += 1;
+                } else {
+                    report.fail(format!(
+                        "entry {entry_index}: spans: the index row differs from the entry: {}",
+                        differences.join("; ")
+                    ));
+                }
+            }
+        }
+        let expected = crate::provenance::indexed_attributes(&derived);
+        let stored = indexes.attributes.remove(&key).unwrap_or_default();
+        let mut differences = Vec::new();
+        for (name, value) in &expected {
+            match stored.get(name) {
+                None => differences.push(format!("{name} is missing")),
+                Some(found) if found != value => differences.push(format!("{name}: index {found:?}, entry {value:?}")),
+                Some(_) => report.index_rows += 1,
+            }
+        }
+        for name in stored.keys().filter(|name| !expected.contains_key(*name)) {
+            differences.push(format!("{name} is not in the entry"));
+        }
+        if !differences.is_empty() {
+            report.fail(format!(
+                "entry {entry_index}: span_attributes differ from the entry: {}",
+                differences.join("; ")
+            ));
+        }
+    }
+
+    let governance = crate::provenance::governance::governance_row(&entry.entry_type, &entry.body);
+    let stored_governance = indexes.governance.remove(&key).unwrap_or_default();
+    match &governance {
+        Some(derived) => {
+            if stored_governance.is_empty() {
+                report.fail(format!(
+                    "entry {entry_index}: governance: the index row of this {} {} is missing",
+                    derived.kind, derived.id
+                ));
+            }
+            for stored in &stored_governance {
+                let differences = crate::provenance::governance::governance_row_differences(stored, derived);
+                if differences.is_empty() {
+                    report.index_rows += 1;
+                } else {
+                    report.fail(format!(
+                        "entry {entry_index}: governance row {} {}: {} differ from the entry",
+                        stored.kind,
+                        stored.id,
+                        differences.join(", ")
+                    ));
+                }
+            }
+        }
+        None => {
+            for stored in &stored_governance {
+                report.fail(format!(
+                    "entry {entry_index}: governance row {} {} names this entry, a {}",
+                    stored.kind, stored.id, entry.entry_type
+                ));
+            }
+        }
+    }
+
+    let stored_outputs = indexes.outputs.remove(&key).unwrap_or_default();
+    let digests: BTreeSet<[u8; 32]> = stored_outputs
+        .iter()
+        .filter_map(|digest| <[u8; 32]>::try_from(digest.as_slice()).ok())
+        .collect();
+    if digests.len() != stored_outputs.len() {
+        report.fail(format!("entry {entry_index}: output_index: a digest is not 32 bytes"));
+    }
+    match expected_output_digests(&entry.entry_type, &entry.body, opened, &tenant.lookup_secret) {
+        ExpectedOutputs::Unknown(_) => report.outputs_not_rederived += 1,
+        expected if expected.allows(&digests) => report.index_rows += digests.len() as u64,
+        ExpectedOutputs::None => report.fail(format!(
+            "entry {entry_index}: output_index: {} row(s) name this {} entry, which has no outputs",
+            digests.len(),
+            entry.entry_type
+        )),
+        ExpectedOutputs::OneOf(sets) => {
+            let likeliest = sets.first().cloned().unwrap_or_default();
+            let missing = likeliest.difference(&digests).count();
+            let extra = digests.difference(&likeliest).count();
+            let mut what = Vec::new();
+            if missing > 0 {
+                what.push(format!(
+                    "{missing} digest(s) of its outputs missing (a search by those outputs finds nothing)"
+                ));
+            }
+            if extra > 0 {
+                what.push(format!("{extra} digest(s) that are not of its outputs"));
+            }
+            report.fail(format!("entry {entry_index}: output_index: {}", what.join("; ")));
+        }
+    }
 }
 
 /// Entry type of erasures.

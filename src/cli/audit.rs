@@ -104,9 +104,18 @@ fn print_audit(audit: &StoreAudit) {
             0 => String::new(),
             count => format!("; {count} failures"),
         };
+        let unchecked = match report.outputs_not_rederived {
+            0 => String::new(),
+            count => format!(" (outputs of {count} entries not re-derived: content erased)"),
+        };
         println!(
-            "tenant {}: {} entries, {} checkpoints, {} contents verified ({} erased){verdict}",
-            report.tenant, report.entries, report.checkpoints, report.contents, report.erased_contents
+            "tenant {}: {} entries, {} checkpoints, {} contents verified ({} erased), {} index rows verified{unchecked}{verdict}",
+            report.tenant,
+            report.entries,
+            report.checkpoints,
+            report.contents,
+            report.erased_contents,
+            report.index_rows
         );
     }
     let failed_logs = audit.tenants.iter().filter(|report| report.failure_count > 0).count();

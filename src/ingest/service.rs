@@ -70,25 +70,14 @@ pub async fn ingest_traces(
 pub fn span_append_item(tenant: &Tenant, span: NormalizedSpan, linker: &Linker) -> AppendItem {
     let trace_id = span.trace_id.to_hex();
     let span_id = span.span_id.to_hex();
-    let mut output_digests: Vec<[u8; 32]> = span
-        .outputs
-        .iter()
-        .map(|output| crate::audit::output_digest(&tenant.lookup_secret, output))
-        .collect();
-    if span.outputs.len() > 1 {
-        // An answer delivered in several parts (messages, choices) is also findable whole.
-        for separator in ["", "\n"] {
-            let joined = span.outputs.join(separator);
-            output_digests.push(crate::audit::output_digest(&tenant.lookup_secret, &joined));
-        }
-    }
+    let output_digests = crate::audit::span_output_digests(&tenant.lookup_secret, &span.outputs);
     let start_ns = i64::try_from(span.start_time_unix_nano).unwrap_or(i64::MAX);
     let link = linker.link(&span.body, start_ns);
     let mut body = span.body;
     if let serde_json::Value::Object(object) = &mut body {
         object.insert("link".into(), crate::provenance::link_json(&link));
     }
-    let span_row = crate::provenance::span_row(&body, &link);
+    let span_row = crate::provenance::span_row(&body);
     AppendItem {
         entry: crate::ledger::batch::PendingEntry {
             entry_type: "span".into(),
@@ -152,11 +141,7 @@ pub async fn ingest_logs(
         let items = accepted
             .into_iter()
             .map(|(log, fingerprint)| AppendItem {
-                output_digests: log
-                    .outputs
-                    .iter()
-                    .map(|output| crate::audit::output_digest(&tenant.lookup_secret, output))
-                    .collect(),
+                output_digests: crate::audit::log_output_digests(&tenant.lookup_secret, &log.outputs),
                 entry: crate::ledger::batch::PendingEntry {
                     entry_type: "log".into(),
                     body: log.body,

@@ -207,7 +207,11 @@ mod tests {
             let key = SigningKey::from_bytes(&[seed; 32]);
             let text = verifier_key("traceledger.local/acme", &key.verifying_key());
             saw_plus |= text.splitn(3, '+').nth(2).is_some_and(|encoded| encoded.contains('+'));
-            assert_eq!(public_key_of_verifier_key(&text).unwrap(), key.verifying_key(), "{text}");
+            assert_eq!(
+                public_key_of_verifier_key(&text).unwrap(),
+                key.verifying_key(),
+                "{text}"
+            );
         }
         assert!(saw_plus);
         let signer = signer();

@@ -202,6 +202,26 @@ pub struct SpanRecord {
     pub entry_index: u64,
 }
 
+/// A `spans` row with every column, as the audit reads it (entry index as stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSpanRow {
+    /// `entry_idx` as stored.
+    pub entry_index: i64,
+    /// The columns (attributes left empty).
+    pub row: SpanRow,
+    /// `duration_ns` as stored (derived from start and end at ingest).
+    pub duration_ns: i64,
+}
+
+/// The `spans` and `span_attributes` rows of a range of entries, as the audit reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpanIndexRows {
+    /// `spans` rows by entry index.
+    pub spans: Vec<StoredSpanRow>,
+    /// `span_attributes` rows `(entry_idx, key, value)` by entry index and key.
+    pub attributes: Vec<(i64, String, String)>,
+}
+
 /// Filters of a span search; all optional, combined with AND.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpanQuery {
@@ -404,6 +424,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Span index rows matching a query, newest first.
     async fn search_spans(&self, tenant: &Tenant, query: &SpanQuery) -> Result<Vec<SpanRecord>, StoreError>;
+
+    /// The `spans` and `span_attributes` rows with `start <= entry_idx < end` (audit).
+    async fn span_index_rows(&self, tenant: &Tenant, start: u64, end: u64) -> Result<SpanIndexRows, StoreError>;
+
+    /// Every `governance` row of the tenant, any kind, with `entry_idx` as stored (audit).
+    async fn governance_rows(&self, tenant: &Tenant) -> Result<Vec<(i64, GovernanceRow)>, StoreError>;
+
+    /// Every `output_index` row `(entry_idx, digest)` of the tenant, by entry index (audit;
+    /// the table has no index by entry, so it is read once, whole).
+    async fn output_index_rows(&self, tenant: &Tenant) -> Result<Vec<(i64, Vec<u8>)>, StoreError>;
+
+    /// How many `spans`, `span_attributes` and `contents` rows name an entry outside
+    /// `0..size` (audit): `(table, count)` for each table with any.
+    async fn rows_outside_log(&self, tenant: &Tenant, size: u64) -> Result<Vec<(&'static str, u64)>, StoreError>;
 }
 
 /// Current UTC time, RFC 3339 with microseconds.
