@@ -679,8 +679,9 @@ fn check_index_rows(
                 if differences.is_empty() {
                     report.index_rows += 1;
                 } else {
+                    let verb = if differences.len() == 1 { "differs" } else { "differ" };
                     report.fail(format!(
-                        "entry {entry_index}: governance row {} {}: {} differ from the entry",
+                        "entry {entry_index}: governance row {} {}: {} {verb} from the entry",
                         stored.kind,
                         stored.id,
                         differences.join(", ")

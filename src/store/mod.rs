@@ -261,6 +261,44 @@ pub struct SpanQuery {
     pub limit: i64,
 }
 
+impl SpanQuery {
+    /// Whether a span row satisfies the filters, as the SQL of `search_spans` applies them
+    /// to the index (the cursor and the limit aside). `GET /v1/spans` checks the row
+    /// re-derived from each served span's entry with it.
+    pub fn matches(&self, row: &SpanRow) -> bool {
+        let duration = row.end_ns.saturating_sub(row.start_ns);
+        let equal = |wanted: &Option<String>, found: &Option<String>| {
+            wanted.as_ref().is_none_or(|wanted| found.as_ref() == Some(wanted))
+        };
+        let at_least = |wanted: Option<i64>, found: Option<i64>| {
+            wanted.is_none_or(|wanted| found.is_some_and(|found| found >= wanted))
+        };
+        self.kind.as_ref().is_none_or(|kind| *kind == row.kind)
+            && self.trace_id.as_ref().is_none_or(|trace_id| *trace_id == row.trace_id)
+            && self.min_duration_ns.is_none_or(|min| duration >= min)
+            && self.max_duration_ns.is_none_or(|max| duration <= max)
+            && equal(&self.model, &row.model)
+            && equal(&self.provider, &row.provider)
+            && at_least(self.min_input_tokens, row.input_tokens)
+            && at_least(self.min_output_tokens, row.output_tokens)
+            && self.status_code.is_none_or(|code| code == row.status_code)
+            && equal(&self.pipeline_version_id, &row.pipeline_version_id)
+            && self
+                .linked
+                .is_none_or(|linked| linked == row.pipeline_version_id.is_some())
+            && equal(&self.environment, &row.environment)
+            && self.start_from_ns.is_none_or(|from| row.start_ns >= from)
+            && self.start_to_ns.is_none_or(|to| row.start_ns < to)
+            && self.attributes.iter().all(|(key, value)| {
+                // The index keeps the first value of a key (ON CONFLICT DO NOTHING).
+                row.attributes
+                    .iter()
+                    .find(|(found, _)| found == key)
+                    .is_some_and(|(_, found)| found == value)
+            })
+    }
+}
+
 /// What an append did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppendReceipt {

@@ -14,4 +14,5 @@ mod logs;
 mod provenance;
 mod replicas;
 mod store_conformance;
+mod tampering;
 mod trusted_keys;
