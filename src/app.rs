@@ -59,8 +59,7 @@ pub async fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
 /// Opens the store, loads or creates the signing key, ensures the default tenant.
 pub async fn build(args: &ServeArgs) -> anyhow::Result<AppState> {
     let store = open_store(&args.store).await?;
-    let key_path = args.signing_key_path();
-    let signing_key = crate::signing::load_or_create(&key_path)?;
+    let signing_key = signing_key_for(store.as_ref(), &args.signing_key_path()).await?;
     store
         .register_signing_key(signing_key.verifying_key().as_bytes())
         .await?;
@@ -84,6 +83,56 @@ pub async fn build(args: &ServeArgs) -> anyhow::Result<AppState> {
         public: Arc::default(),
         ingest: crate::ingest::admission::IngestControl::new(args.ingest_memory_budget_bytes),
     })
+}
+
+/// The signing key for `store`: the key file at `key_path`, or a new one written there
+/// if the store has no signed log yet. A store whose logs another key signed is refused
+/// (the key file was lost or another one given): minting or switching keys silently would
+/// let anyone with the database re-sign a forged log, and rotation (a key-rotation entry
+/// signed by the old key) does not exist yet.
+async fn signing_key_for(store: &dyn Store, key_path: &std::path::Path) -> anyhow::Result<SigningKey> {
+    let registered = || async {
+        let keys = store.signing_keys().await?;
+        anyhow::Ok(
+            keys.iter()
+                .map(|key| {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD.encode(&key.public_key)
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    };
+    if !key_path.exists() {
+        if store.has_checkpoints().await? {
+            anyhow::bail!(
+                "no signing key at {}, but this store holds logs signed by another key (registered public keys: {}). \
+                 Restore the key file from your backup to {} or pass it with --signing-key-file \
+                 (TRACELEDGER_SIGNING_KEY_FILE); traceledger does not create a new key for a store with signed logs",
+                key_path.display(),
+                registered().await?,
+                key_path.display()
+            );
+        }
+        return Ok(crate::signing::load_or_create(key_path)?);
+    }
+    let signing_key = crate::signing::load(key_path)?;
+    let public_key = signing_key.verifying_key();
+    let known = store
+        .signing_keys()
+        .await?
+        .iter()
+        .any(|key| key.public_key == public_key.as_bytes());
+    if !known && store.has_checkpoints().await? {
+        anyhow::bail!(
+            "signing key {} is not the key that signed this store's logs (registered public keys: {}). \
+             Pass the key file that signed them with --signing-key-file (TRACELEDGER_SIGNING_KEY_FILE); \
+             switching keys needs a key-rotation entry signed by the old key, which traceledger does not write yet",
+            key_path.display(),
+            registered().await?
+        );
+    }
+    Ok(signing_key)
 }
 
 /// Binds the HTTP and gRPC listeners.

@@ -15,9 +15,12 @@
 //! * [`provenance`] — governance records, span linking, the span index and
 //!   provenance reports.
 //! * [`sequencer`] — one group-commit task per tenant log in front of the store.
-//! * [`signing`] — the server's Ed25519 key: generated on first start (0600) or loaded.
+//! * [`signing`] — the server's Ed25519 key: generated on the first start of an empty store
+//!   (0600) or loaded.
 //! * [`auth`] — API keys: generation, hashing, constant-time checks, scopes.
-//! * [`audit`] — keyed output digests and the offline re-verification of a store.
+//! * [`audit`] — keyed output digests, re-deriving an entry's outputs from its committed
+//!   content, and the offline re-verification of a store (chain, tree, checkpoints against
+//!   trusted keys, contents, index tables).
 //! * [`bundle`] — audit bundles: signed DSSE/in-toto export and pure offline verification.
 //! * [`api`] — axum routers and the bearer-key extractor.
 //! * [`error`] — one API error type mapped to status codes and problem+json.

@@ -139,6 +139,31 @@ fn check_content_invariants(fixture: &str, span: &NormalizedSpan) {
         span.contents.len(),
         "{fixture}: a commitment was reused within one span"
     );
+    check_outputs_rederive(fixture, span);
+}
+
+/// The audit re-derives the output index from the entry (as a verifier reads it back from
+/// its canonical bytes) and the stored content: it must find what ingest indexed.
+fn check_outputs_rederive(fixture: &str, span: &NormalizedSpan) {
+    use traceledger::audit::outputs::{expected_output_digests, ExpectedOutputs};
+    let secret = [5u8; 32];
+    let canonical = serde_json_canonicalizer::to_vec(&span.body).expect("body canonicalizes");
+    let body: Value = serde_json::from_slice(&canonical).expect("canonical body parses");
+    let contents = span
+        .contents
+        .iter()
+        .map(|item| (item.committed.commitment.sha256.clone(), item.committed.content.clone()))
+        .collect();
+    let indexed = traceledger::provenance::lookup::output_index_digests(&secret, &span.outputs)
+        .into_iter()
+        .collect();
+    let expected = expected_output_digests("span", &body, &contents, &secret);
+    assert!(
+        matches!(expected, ExpectedOutputs::OneOf(_)) && expected.allows(&indexed),
+        "{fixture}: span {:?}: outputs {:?} do not re-derive: {expected:?}",
+        span.body["name"],
+        span.outputs
+    );
 }
 
 fn assert_absent_everywhere(fixture: &str, spans: &[NormalizedSpan], texts: &[&str]) {

@@ -1,6 +1,10 @@
 //! Governance endpoints: register and read pipeline versions, proof bundles,
 //! deployments and CI keys. Every record is a ledger entry; registering the same
 //! record twice returns the existing one (200) instead of creating another (201).
+//!
+//! Reads serve what the ledger entries say: each `governance` index row is checked
+//! against its entry (`evidence::verified_governance`), a row that disagrees is flagged
+//! (`index_mismatch`, `index_mismatches`) and never served as a fact.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -16,6 +20,7 @@ use super::openapi::{
 use crate::app::AppState;
 use crate::domain::Scope;
 use crate::error::ApiError;
+use crate::provenance::evidence::{verified_governance, VerifiedGovernance};
 use crate::provenance::governance::{
     self, CiKeyRequest, DeploymentRequest, InvalidRecord, PipelineVersionRequest, ProofBundleRequest, CI_KEY,
     DEPLOYMENT, PIPELINE_VERSION, PROOF_BUNDLE,
@@ -48,10 +53,9 @@ async fn append(
     tracing::info!(tenant = %tenant.name, kind, id = %id, entry_index = index, "governance record");
     let record: Value = if status == StatusCode::OK {
         // The stored record (identical content) is the one in the ledger.
-        state
-            .store
-            .governance(tenant, kind)
+        verified_governance(state.store.as_ref(), tenant, kind)
             .await?
+            .records
             .into_iter()
             .find(|record| record.row.id == id)
             .and_then(|record| serde_json::from_str(&record.row.body).ok())
@@ -65,32 +69,40 @@ async fn append(
     ))
 }
 
+/// A record as served: its entry's body, flagged when its index row disagreed with it.
+fn record_json(record: &crate::store::GovernanceRecord, verified: &VerifiedGovernance) -> Value {
+    let body: Value = serde_json::from_str(&record.row.body).unwrap_or(Value::Null);
+    let mut shown = json!({"id": record.row.id, "entry_index": record.entry_index, "record": body});
+    if verified.mismatched(record.entry_index) {
+        shown["index_mismatch"] = Value::Bool(true);
+    }
+    shown
+}
+
+/// Every record of `kind`, as its ledger entry says; rows that disagree with their
+/// entries are named in `index_mismatches`.
 async fn list(state: &AppState, tenant: &Tenant, kind: &str) -> Result<Json<Value>, ApiError> {
-    let records: Vec<Value> = state
-        .store
-        .governance(tenant, kind)
-        .await?
-        .into_iter()
-        .map(|record| {
-            let body: Value = serde_json::from_str(&record.row.body).unwrap_or(Value::Null);
-            json!({"id": record.row.id, "entry_index": record.entry_index, "record": body})
-        })
+    let verified = verified_governance(state.store.as_ref(), tenant, kind).await?;
+    let records: Vec<Value> = verified
+        .records
+        .iter()
+        .map(|record| record_json(record, &verified))
         .collect();
-    Ok(Json(json!({ "records": records })))
+    let mut answer = json!({ "records": records });
+    if !verified.mismatches.is_empty() {
+        answer["index_mismatches"] = json!(verified.mismatches);
+    }
+    Ok(Json(answer))
 }
 
 async fn get_one(state: &AppState, tenant: &Tenant, kind: &str, id: &str) -> Result<Json<Value>, ApiError> {
-    let record = state
-        .store
-        .governance(tenant, kind)
-        .await?
-        .into_iter()
+    let verified = verified_governance(state.store.as_ref(), tenant, kind).await?;
+    let record = verified
+        .records
+        .iter()
         .find(|record| record.row.id == id)
         .ok_or_else(|| ApiError::NotFound(format!("{kind} {id}")))?;
-    let body: Value = serde_json::from_str(&record.row.body).unwrap_or(Value::Null);
-    Ok(Json(
-        json!({"id": record.row.id, "entry_index": record.entry_index, "record": body}),
-    ))
+    Ok(Json(record_json(record, &verified)))
 }
 
 /// Register a pipeline version
@@ -209,8 +221,12 @@ pub async fn create_proof_bundle(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let tenant = caller.require(Scope::Admin)?.clone();
     let request = parse(body)?;
-    let versions = state.store.governance(&tenant, PIPELINE_VERSION).await?;
-    let ci_keys = state.store.governance(&tenant, CI_KEY).await?;
+    let versions = verified_governance(state.store.as_ref(), &tenant, PIPELINE_VERSION)
+        .await?
+        .records;
+    let ci_keys = verified_governance(state.store.as_ref(), &tenant, CI_KEY)
+        .await?
+        .records;
     let (id, item) = governance::proof_bundle_item(&request, &versions, &ci_keys).map_err(invalid)?;
     append(&state, &tenant, PROOF_BUNDLE, id, item).await
 }
@@ -267,7 +283,9 @@ pub async fn create_deployment(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let tenant = caller.require(Scope::Admin)?.clone();
     let request = parse(body)?;
-    let versions = state.store.governance(&tenant, PIPELINE_VERSION).await?;
+    let versions = verified_governance(state.store.as_ref(), &tenant, PIPELINE_VERSION)
+        .await?
+        .records;
     let now = crate::store::now_rfc3339();
     let (id, item) = governance::deployment_item(&request, &versions, &now).map_err(invalid)?;
     append(&state, &tenant, DEPLOYMENT, id, item).await

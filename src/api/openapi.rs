@@ -134,6 +134,7 @@ OpenTelemetry exporter at this server. OTLP/gRPC is served on a separate port (d
             crate::provenance::export::ExportRequest,
             ProvenanceSearchResult,
             ProvenanceReport,
+            crate::provenance::report::IndexMismatch,
             SpanSummary,
             SpanPage,
             crate::provenance::governance::PipelineVersionRequest,
@@ -435,6 +436,11 @@ pub struct ProvenanceSearchResult {
     pub matched: Option<crate::provenance::lookup::MatchedForm>,
     /// One report per matching trace (at most 20).
     pub results: Vec<ProvenanceReport>,
+    /// Present only when an `output_index` row named an entry that does not emit the
+    /// output (checked against the entry's committed content): such entries are not
+    /// reported as matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_mismatches: Option<Vec<crate::provenance::report::IndexMismatch>>,
 }
 
 /// Everything known about one trace: its span tree in causal order, prompt construction,
@@ -473,7 +479,9 @@ pub struct ProvenanceReport {
     #[schema(value_type = Vec<Object>)]
     pub logs: Vec<Value>,
     /// `{"status": "linked", "link", "version", "deployment", "proof_bundles"}` or
-    /// `{"status": "unlinked", "detail"}`.
+    /// `{"status": "unlinked", "detail"}`. Each governance record is its ledger entry's
+    /// body with `entry_index`, `leaf_hash`, `inclusion_proof` and `verified` (the proof
+    /// against `checkpoint`), and `index_mismatch: true` when its index row disagreed.
     #[schema(value_type = Object)]
     pub pipeline: Value,
     /// The checkpoint the proofs are against: `{"note", "size", "root"}`.
@@ -482,7 +490,10 @@ pub struct ProvenanceReport {
     /// Every entry of the trace: `{"index", "type", "leaf_hash", "inclusion_proof", "verified"}`.
     #[schema(value_type = Vec<Object>)]
     pub entries: Vec<Value>,
-    /// `{"status": "verified" | "failed", "entries_checked", "failed_entries"}`.
+    /// `{"status": "verified" | "failed", "entries_checked", "failed_entries",
+    /// "governance_entries_checked", "failed_governance_entries", "index_mismatches"?}`:
+    /// `failed` when a proof fails or an index row (governance, output index) disagrees
+    /// with its entry; `index_mismatches` lists those rows and is present only then.
     #[schema(value_type = Object)]
     pub verification: Value,
     /// Whether content was revealed (the key has `audit:content` and content is stored).
@@ -524,6 +535,10 @@ pub struct SpanSummary {
     pub environment: Option<String>,
     /// How the span was linked (explicit attributes, service name/version, deployment).
     pub link_method: Option<String>,
+    /// Present (`true`) only when the span's index rows disagreed with its entry; the
+    /// values above are always the entry's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_mismatch: Option<bool>,
 }
 
 /// `GET /v1/spans`: newest first.
@@ -533,6 +548,10 @@ pub struct SpanPage {
     pub spans: Vec<SpanSummary>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
+    /// Present only when index rows of this page disagree with their entries (spans
+    /// whose entry is not a readable span are left out of `spans`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_mismatches: Option<Vec<crate::provenance::report::IndexMismatch>>,
 }
 
 /// The answer to registering a governance record.
@@ -556,9 +575,12 @@ pub struct GovernanceRecord {
     pub id: String,
     /// The ledger entry holding the record.
     pub entry_index: u64,
-    /// The record as stored in the ledger.
+    /// The record as stored in the ledger (the entry's body, never the index row's).
     #[schema(value_type = Object)]
     pub record: Value,
+    /// Present (`true`) only when the record's index row disagreed with its entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_mismatch: Option<bool>,
 }
 
 /// A list of governance records, oldest first.
@@ -566,6 +588,10 @@ pub struct GovernanceRecord {
 pub struct GovernanceRecords {
     /// The records.
     pub records: Vec<GovernanceRecord>,
+    /// Present only when index rows disagree with their entries; a row whose entry is
+    /// not such a record is left out of `records`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_mismatches: Option<Vec<crate::provenance::report::IndexMismatch>>,
 }
 
 // ---------------------------------------------------------------------------------------

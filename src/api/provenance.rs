@@ -17,8 +17,8 @@ use crate::auth::has_scope;
 use crate::domain::{Scope, TraceId};
 use crate::error::ApiError;
 pub use crate::provenance::evidence::SearchRequest;
-use crate::provenance::evidence::{governance, latest_checkpoint, revealed_contents, select, trace_evidence};
-use crate::provenance::report::build_report;
+use crate::provenance::evidence::{latest_checkpoint, proven_governance, revealed_contents, select, trace_evidence};
+use crate::provenance::report::{build_report, IndexMismatch};
 use crate::store::SpanQuery;
 
 /// Find what produced an output
@@ -64,7 +64,7 @@ pub async fn search(
     let Some(checkpoint) = latest_checkpoint(state.store.as_ref(), &state.signing_key, &tenant).await? else {
         return Ok(Json(json!({"results": []})));
     };
-    let governance = governance(state.store.as_ref(), &tenant).await?;
+    let governance = proven_governance(state.store.as_ref(), &tenant, &checkpoint).await?;
     let mut results = Vec::new();
     for (trace_id, matched) in &selection.traces {
         let entries = trace_evidence(state.store.as_ref(), &tenant, trace_id, &checkpoint).await?;
@@ -76,6 +76,12 @@ pub async fn search(
         } else {
             HashMap::new()
         };
+        let mismatches: Vec<IndexMismatch> = selection
+            .mismatches
+            .iter()
+            .filter(|(trace, _)| trace.as_deref() == Some(trace_id.as_str()))
+            .map(|(_, mismatch)| mismatch.clone())
+            .collect();
         results.push(build_report(
             trace_id,
             &entries,
@@ -83,14 +89,20 @@ pub async fn search(
             &governance,
             &revealed,
             &checkpoint,
+            &mismatches,
         ));
     }
     tracing::info!(tenant = %tenant.name, key = %caller.0.id, results = results.len(), "provenance search");
-    Ok(Json(json!({
+    let mut answer = json!({
         "output_sha256": selection.output_sha256.map(hex::encode),
         "matched": selection.matched_form,
         "results": results,
-    })))
+    });
+    if !selection.mismatches.is_empty() {
+        let mismatches: Vec<&IndexMismatch> = selection.mismatches.iter().map(|(_, mismatch)| mismatch).collect();
+        answer["index_mismatches"] = json!(mismatches);
+    }
+    Ok(Json(answer))
 }
 
 /// The provenance report of one trace
@@ -135,7 +147,7 @@ pub async fn trace(
     } else {
         HashMap::new()
     };
-    let governance = governance(state.store.as_ref(), &tenant).await?;
+    let governance = proven_governance(state.store.as_ref(), &tenant, &checkpoint).await?;
     Ok(Json(build_report(
         &trace_id,
         &entries,
@@ -143,6 +155,7 @@ pub async fn trace(
         &governance,
         &revealed,
         &checkpoint,
+        &[],
     )))
 }
 
@@ -306,6 +319,7 @@ pub async fn spans(
         limit,
     };
     let records = state.store.search_spans(&tenant, &filter).await?;
+    // The cursor is a position in the index, so it comes from the rows as stored.
     let next_cursor = (records.len() as i64 == limit)
         .then(|| {
             records
@@ -313,12 +327,12 @@ pub async fn spans(
                 .map(|record| format!("{}.{}", record.row.start_ns, record.entry_index))
         })
         .flatten();
-    let spans: Vec<Value> = records
+    let (checked, mismatches) = check_span_rows(&state, &tenant, &filter, records).await?;
+    let spans: Vec<Value> = checked
         .iter()
-        .map(|record| {
-            let row = &record.row;
-            json!({
-                "entry_index": record.entry_index,
+        .map(|(entry_index, row, mismatched)| {
+            let mut span = json!({
+                "entry_index": entry_index,
                 "trace_id": row.trace_id,
                 "span_id": row.span_id,
                 "parent_span_id": row.parent_span_id,
@@ -334,8 +348,71 @@ pub async fn spans(
                 "pipeline_version_id": row.pipeline_version_id,
                 "environment": row.environment,
                 "link_method": row.link_method,
-            })
+            });
+            if *mismatched {
+                span["index_mismatch"] = Value::Bool(true);
+            }
+            span
         })
         .collect();
-    Ok(Json(json!({"spans": spans, "next_cursor": next_cursor})))
+    let mut page = json!({"spans": spans, "next_cursor": next_cursor});
+    if !mismatches.is_empty() {
+        page["index_mismatches"] = json!(mismatches);
+    }
+    Ok(Json(page))
+}
+
+/// Checks each served `spans` row against its entry (one read of the page's entries):
+/// the values served are the entry's (`provenance::span_row`), a row that disagrees with
+/// its entry — or that matched the query only by a value its entry does not have — is
+/// flagged, and a row whose entry is not a readable span is left out.
+async fn check_span_rows(
+    state: &AppState,
+    tenant: &crate::store::Tenant,
+    filter: &SpanQuery,
+    records: Vec<crate::store::SpanRecord>,
+) -> Result<(Vec<(u64, crate::store::SpanRow, bool)>, Vec<IndexMismatch>), ApiError> {
+    use crate::ledger::entry::leaf_hash;
+    let indexes: Vec<u64> = records.iter().map(|record| record.entry_index).collect();
+    let entries: HashMap<u64, crate::store::StoredEntry> = state
+        .store
+        .entries_at(tenant, &indexes)
+        .await?
+        .into_iter()
+        .map(|entry| (entry.index, entry))
+        .collect();
+    let mut checked = Vec::with_capacity(records.len());
+    let mut mismatches = Vec::new();
+    for record in records {
+        let index = record.entry_index;
+        // One plain parse: the bytes are tied to the log by their leaf hash; their
+        // canonical form is the audit's to check, not every page's.
+        let body = entries
+            .get(&index)
+            .filter(|stored| stored.leaf_hash == leaf_hash(&stored.entry_bytes).0)
+            .and_then(|stored| serde_json::from_slice::<Value>(&stored.entry_bytes).ok())
+            .filter(|entry| entry["type"] == "span")
+            .map(|mut entry| entry["body"].take());
+        let Some(body) = body else {
+            tracing::warn!(tenant = %tenant.name, table = "spans", entry_index = index, "index row does not match its entry");
+            mismatches.push(IndexMismatch::new(
+                "spans",
+                index,
+                "the row names an entry that is not a readable span; left out",
+            ));
+            continue;
+        };
+        let derived = crate::provenance::span_row(&body);
+        let mut problems = crate::provenance::span_row_differences(&record.row, &derived);
+        if !filter.matches(&derived) {
+            problems.push("the span matched the query only through its index rows, not by its entry".into());
+        }
+        let mismatched = !problems.is_empty();
+        if mismatched {
+            tracing::warn!(tenant = %tenant.name, table = "spans", entry_index = index, "index row does not match its entry");
+            mismatches.push(IndexMismatch::new("spans", index, problems.join("; ")));
+        }
+        checked.push((index, derived, mismatched));
+    }
+    Ok((checked, mismatches))
 }

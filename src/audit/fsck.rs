@@ -3,13 +3,36 @@
 //! For every tenant log: every entry is canonical JSON with the right `log`, `index`
 //! and `prev`; its stored leaf hash matches; no index is missing or extra; every stored
 //! interior hash equals the one recomputed from the leaves; every checkpoint is signed
-//! by a registered key under the log's origin and its root equals the recomputed root
-//! at its size; the log head row (size, last leaf, root) matches; every commitment in an
-//! entry has its content row (erased rows keep the commitment with salt and content
-//! gone), and every stored content opens its commitment, length included. The first
-//! failure is named.
+//! by a trusted key under the log's origin and its root equals the recomputed root at
+//! its size; the log head row (size, last leaf, root) matches; every commitment in an
+//! entry has its content row, and every stored content opens its commitment, length
+//! included. A content row whose salt and content are gone counts as erased only if a
+//! later `erasure` entry of the log names its commitment (`body.commitments`, see
+//! docs/formats.md); blanked by hand, it is a failure.
+//!
+//! **Index tables are re-derived.** The rows the API serves from (`spans`,
+//! `span_attributes`, `governance`, `output_index`) are rebuilt from the entries with the
+//! same code ingest used ([`crate::provenance::span_row`],
+//! [`crate::provenance::governance::governance_row`], [`super::outputs`] over the stored
+//! content with the tenant's lookup secret) and compared: a missing row, an extra row or
+//! a changed column is a failure naming the entry and the table. Outputs whose content
+//! is erased cannot be re-derived; those entries are counted, not judged.
+//!
+//! **Trusted keys come from outside the store.** The caller passes the verifier keys it
+//! trusts (the CLI: the key file's public half or `--key`); the keys the store lists in
+//! `signing_keys` are never trusted for being there. A checkpoint signed by any other
+//! key fails, and so does a key registered as active that is not trusted: a new signing
+//! key is legitimate only with a key-rotation entry signed by the old one, which
+//! traceledger does not write yet.
+//!
+//! The audit does not stop at the first failure: it goes through every check of every
+//! tenant and reports each failure (the first [`MAX_FAILURES_SHOWN`] of a tenant in
+//! full, the rest counted), so one bad entry cannot hide later tampering. Where an entry
+//! is bad, the checks that follow rely on what the rest of the log committed to (the
+//! stored leaf hash of a changed entry, the stored tree hash of a missing one), so that a
+//! failure is named once, at the entry where it is, instead of at every entry after it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -17,13 +40,18 @@ use crate::ledger::checkpoint::{verifier_key, verify_checkpoint};
 use crate::ledger::commitment::commitment_digest;
 use crate::ledger::entry::{leaf_hash, prev_field, Entry};
 use crate::ledger::merkle::{leaf_stored_index, MemoryTree};
-use crate::ledger::{hash_hex, Hash};
-use crate::store::{Store, StoreError, Tenant};
+use crate::ledger::{hash_from_slice, hash_hex, Hash};
+use crate::store::{GovernanceRow, SpanIndexRows, Store, StoreError, StoredSpanRow, Tenant};
+
+use super::outputs::{expected_output_digests, ExpectedOutputs};
 
 /// Entries read per page.
 const PAGE: u64 = 1000;
 
-/// What was checked.
+/// Failures of one tenant named one by one; the rest are counted.
+pub const MAX_FAILURES_SHOWN: usize = 100;
+
+/// What was checked in one tenant log, and what failed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TenantAudit {
     /// Tenant name.
@@ -36,206 +64,686 @@ pub struct TenantAudit {
     pub contents: u64,
     /// Contents already erased (commitment kept).
     pub erased_contents: u64,
+    /// Index rows (`spans`, `span_attributes`, `governance`, `output_index`) verified
+    /// against their entries.
+    pub index_rows: u64,
+    /// Entries whose outputs could not be re-derived (content erased), so whose
+    /// `output_index` rows were not checked.
+    pub outputs_not_rederived: u64,
+    /// The first failures, in the order found (at most [`MAX_FAILURES_SHOWN`]); each
+    /// names the entry, checkpoint or row it is about.
+    pub failures: Vec<String>,
+    /// Number of failures, shown or not.
+    pub failure_count: u64,
+}
+
+impl TenantAudit {
+    fn fail(&mut self, what: String) {
+        self.failure_count += 1;
+        if self.failures.len() < MAX_FAILURES_SHOWN {
+            self.failures.push(what);
+        }
+    }
+
+    /// Failures beyond the ones shown.
+    pub fn failures_not_shown(&self) -> u64 {
+        self.failure_count.saturating_sub(self.failures.len() as u64)
+    }
+}
+
+/// The audit of a whole store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreAudit {
+    /// Failures that concern the whole store (its signing keys).
+    pub failures: Vec<String>,
+    /// One audit per tenant log, by tenant id.
+    pub tenants: Vec<TenantAudit>,
+}
+
+impl StoreAudit {
+    /// Whether nothing failed.
+    pub fn passed(&self) -> bool {
+        self.failure_count() == 0
+    }
+
+    /// Number of failures in all.
+    pub fn failure_count(&self) -> u64 {
+        self.failures.len() as u64 + self.tenants.iter().map(|tenant| tenant.failure_count).sum::<u64>()
+    }
+}
+
+impl std::fmt::Display for StoreAudit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} audit failures", self.failure_count())?;
+        for failure in &self.failures {
+            write!(f, "; {failure}")?;
+        }
+        for tenant in &self.tenants {
+            for failure in &tenant.failures {
+                write!(f, "; tenant {}: {failure}", tenant.tenant)?;
+            }
+            if tenant.failures_not_shown() > 0 {
+                write!(
+                    f,
+                    "; tenant {}: and {} more",
+                    tenant.tenant,
+                    tenant.failures_not_shown()
+                )?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Why an audit failed.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditFailure {
-    /// A specific piece of the log is wrong.
-    #[error("tenant {tenant}: {what}")]
-    Bad {
-        /// Tenant name.
-        tenant: String,
-        /// What is wrong, naming the entry or checkpoint.
-        what: String,
-    },
+    /// Something in the store is wrong; the audit names every failure.
+    #[error("{0}")]
+    Failed(StoreAudit),
     /// The store could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Audits every tenant of `store`.
-pub async fn audit_store(store: &dyn Store) -> Result<Vec<TenantAudit>, AuditFailure> {
-    let keys = store.signing_keys().await?;
-    let mut verifying_keys = Vec::new();
-    for key in keys {
-        let bytes: [u8; 32] = key
-            .public_key
-            .as_slice()
-            .try_into()
-            .map_err(|_| StoreError::Corrupt("registered signing key is not 32 bytes".into()))?;
-        let verifying =
-            ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|error| StoreError::Corrupt(error.to_string()))?;
-        verifying_keys.push(verifying);
+/// Audits every tenant of `store` against the `trusted` signing keys;
+/// `Err(AuditFailure::Failed)` carries the whole audit when anything failed.
+pub async fn audit_store(
+    store: &dyn Store,
+    trusted: &[ed25519_dalek::VerifyingKey],
+) -> Result<Vec<TenantAudit>, AuditFailure> {
+    let audit = audit_store_report(store, trusted).await?;
+    if audit.passed() {
+        Ok(audit.tenants)
+    } else {
+        Err(AuditFailure::Failed(audit))
     }
-    let mut reports = Vec::new();
+}
+
+/// The keys checkpoints are checked with: the trusted ones, and the ones the store lists
+/// (only to name the key of a checkpoint that fails, never to pass it).
+struct Keys {
+    trusted: Vec<ed25519_dalek::VerifyingKey>,
+    untrusted: Vec<ed25519_dalek::VerifyingKey>,
+}
+
+fn public_key_text(key: &ed25519_dalek::VerifyingKey) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(key.as_bytes())
+}
+
+/// Audits every tenant of `store` against the `trusted` signing keys and reports every
+/// failure. Only a store that cannot be listed at all is an `Err`; a tenant whose rows
+/// cannot be read gets a failure and the audit goes on with the next tenant.
+pub async fn audit_store_report(
+    store: &dyn Store,
+    trusted: &[ed25519_dalek::VerifyingKey],
+) -> Result<StoreAudit, StoreError> {
+    let mut audit = StoreAudit::default();
+    if trusted.is_empty() {
+        audit
+            .failures
+            .push("no trusted signing key: checkpoints cannot be verified".into());
+    }
+    let mut keys = Keys {
+        trusted: trusted.to_vec(),
+        untrusted: Vec::new(),
+    };
+    for key in store.signing_keys().await? {
+        let parsed = <[u8; 32]>::try_from(key.public_key.as_slice())
+            .ok()
+            .and_then(|bytes| ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok());
+        let Some(verifying) = parsed else {
+            audit.failures.push(format!(
+                "signing_keys: a registered key is not an Ed25519 public key ({} bytes)",
+                key.public_key.len()
+            ));
+            continue;
+        };
+        if trusted.contains(&verifying) {
+            continue;
+        }
+        if key.active {
+            audit.failures.push(format!(
+                "signing_keys: key {} (registered {}) is registered as active but not trusted; a new signing key \
+                 needs a key-rotation entry signed by the old one, which traceledger does not write yet. If it is \
+                 yours, pass it with --key or --signing-key-file",
+                public_key_text(&verifying),
+                key.created_at
+            ));
+        }
+        keys.untrusted.push(verifying);
+    }
     for tenant in store.tenants().await? {
-        reports.push(audit_tenant(store, &tenant, &verifying_keys).await?);
+        let mut report = TenantAudit {
+            tenant: tenant.name.to_string(),
+            ..TenantAudit::default()
+        };
+        if let Err(error) = audit_tenant(store, &tenant, &keys, &mut report).await {
+            report.fail(format!("store unreadable, audit of this log stopped: {error}"));
+        }
+        audit.tenants.push(report);
     }
-    Ok(reports)
+    Ok(audit)
 }
 
 async fn audit_tenant(
     store: &dyn Store,
     tenant: &Tenant,
-    verifying_keys: &[ed25519_dalek::VerifyingKey],
-) -> Result<TenantAudit, AuditFailure> {
-    let bad = |what: String| AuditFailure::Bad {
-        tenant: tenant.name.to_string(),
-        what,
-    };
+    keys: &Keys,
+    report: &mut TenantAudit,
+) -> Result<(), StoreError> {
     let size = store.tree_size(tenant).await?;
-    let mut report = TenantAudit {
-        tenant: tenant.name.to_string(),
-        ..TenantAudit::default()
-    };
     let mut tree = MemoryTree::new();
+    // Set when a leaf could not be recovered: tree, head and checkpoint checks stop.
+    let mut tree_broken = false;
     let mut previous: Option<Hash> = None;
+    // Commitments named by erasure entries -> the latest such entry.
+    let mut erasure_named: HashMap<String, u64> = HashMap::new();
+    // Erased content rows, judged once every erasure entry is known: (entry, commitment).
+    let mut erased: Vec<(u64, String)> = Vec::new();
+    // Governance and output rows have no index by entry: read once, matched page by page.
+    let mut governance_rows: BTreeMap<i64, Vec<GovernanceRow>> = BTreeMap::new();
+    for (entry_index, row) in store.governance_rows(tenant).await? {
+        governance_rows.entry(entry_index).or_default().push(row);
+    }
+    let mut output_rows: BTreeMap<i64, BTreeSet<Vec<u8>>> = BTreeMap::new();
+    for (entry_index, digest) in store.output_index_rows(tenant).await? {
+        output_rows.entry(entry_index).or_default().insert(digest);
+    }
     let mut start = 0u64;
     while start < size {
         let end = (start + PAGE).min(size);
-        let rows = store.entries(tenant, start, end).await?;
-        let mut expected = start;
+        let mut rows: BTreeMap<u64, crate::store::StoredEntry> = store
+            .entries(tenant, start, end)
+            .await?
+            .into_iter()
+            .map(|row| (row.index, row))
+            .collect();
+        // The leaf hashes the tree stored for missing entries, to go on with.
+        let missing: Vec<u64> = (start..end)
+            .filter(|index| !rows.contains_key(index))
+            .map(leaf_stored_index)
+            .collect();
+        let missing_leaves = if missing.is_empty() {
+            HashMap::new()
+        } else {
+            store.stored_hashes(tenant, &missing).await?
+        };
         // Commitments of this page's entries: digest -> (entry index, committed length).
         let mut commitments: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for row in rows {
-            if row.index != expected {
-                return Err(bad(format!("entry {expected} is missing")));
-            }
-            let entry = Entry::from_canonical_bytes(&row.entry_bytes)
-                .map_err(|error| bad(format!("entry {expected}: {error}")))?;
-            if entry.index != expected {
-                return Err(bad(format!("entry {expected}: its index field says {}", entry.index)));
-            }
-            if entry.log != tenant.origin {
-                return Err(bad(format!("entry {expected}: its log field says {:?}", entry.log)));
-            }
-            if entry.prev != prev_field(previous.as_ref()) {
-                return Err(bad(format!(
-                    "entry {expected}: prev does not match the leaf hash of entry {}",
-                    expected.wrapping_sub(1)
-                )));
-            }
-            let leaf = leaf_hash(&row.entry_bytes);
-            if row.leaf_hash != leaf.0 {
-                return Err(bad(format!(
-                    "entry {expected}: stored leaf hash does not match its bytes"
-                )));
-            }
-            tree.append(leaf)
-                .map_err(|error| bad(format!("entry {expected}: {error}")))?;
-            previous = Some(leaf);
-            collect_commitments(&entry.body, expected, &mut commitments);
-            expected += 1;
-        }
-        if expected != end {
-            return Err(bad(format!("entry {expected} is missing")));
-        }
-        // Compare the stored interior hashes written by this page's entries.
-        let first = leaf_stored_index(start);
-        let last = leaf_stored_index(end);
-        let indexes: Vec<u64> = (first..last).collect();
-        let stored = store.stored_hashes(tenant, &indexes).await?;
-        for index in indexes {
-            let recomputed = tree.hashes().get(&index).copied();
-            if stored.get(&index).copied() != recomputed {
-                return Err(bad(format!(
-                    "stored tree hash {index} (entries {start}..{end}) does not match the entries"
-                )));
-            }
-        }
-        for content in store.contents(tenant, start, end).await? {
-            let Some((entry_index, committed_len)) = commitments.remove(&content.commitment) else {
-                return Err(bad(format!(
-                    "entry {}: content {} is not committed in the entry",
-                    content.entry_index, content.commitment
-                )));
-            };
-            if entry_index != content.entry_index {
-                return Err(bad(format!(
-                    "entry {}: content {} belongs to entry {entry_index}",
-                    content.entry_index, content.commitment
-                )));
-            }
-            let (Some(salt), Some(text)) = (&content.salt, &content.content) else {
-                report.erased_contents += 1;
+        // Entries whose bytes cannot be trusted (already named): their rows are not judged.
+        let mut bad_entries: BTreeSet<u64> = BTreeSet::new();
+        // The entries whose index rows are re-derived.
+        let mut good_entries: Vec<(u64, Entry)> = Vec::new();
+        for expected in start..end {
+            let Some(row) = rows.remove(&expected) else {
+                report.fail(format!("entry {expected} is missing"));
+                bad_entries.insert(expected);
+                match missing_leaves.get(&leaf_stored_index(expected)) {
+                    Some(leaf) if !tree_broken => {
+                        if tree.append(*leaf).is_err() {
+                            tree_broken = true;
+                        }
+                        previous = Some(*leaf);
+                    }
+                    _ => {
+                        if !tree_broken {
+                            report.fail(format!(
+                                "entry {expected}: its leaf hash is not stored either; tree, head and checkpoints \
+                                 of this log are not checked"
+                            ));
+                        }
+                        tree_broken = true;
+                        previous = None;
+                    }
+                }
                 continue;
             };
+            let leaf = leaf_hash(&row.entry_bytes);
+            let mut chain_leaf = leaf;
+            if row.leaf_hash != leaf.0 {
+                report.fail(format!("entry {expected}: stored leaf hash does not match its bytes"));
+                bad_entries.insert(expected);
+                // The entries after it and the tree committed to the stored leaf hash.
+                if let Some(stored) = hash_from_slice(&row.leaf_hash) {
+                    chain_leaf = stored;
+                }
+            }
+            match Entry::from_canonical_bytes(&row.entry_bytes) {
+                Err(error) => {
+                    report.fail(format!("entry {expected}: {error}"));
+                    bad_entries.insert(expected);
+                }
+                Ok(entry) => {
+                    if entry.index != expected {
+                        report.fail(format!("entry {expected}: its index field says {}", entry.index));
+                    }
+                    if entry.log != tenant.origin {
+                        report.fail(format!("entry {expected}: its log field says {:?}", entry.log));
+                    }
+                    if !tree_broken && entry.prev != prev_field(previous.as_ref()) {
+                        report.fail(format!(
+                            "entry {expected}: prev does not match the leaf hash of entry {}",
+                            expected.wrapping_sub(1)
+                        ));
+                    }
+                    if !bad_entries.contains(&expected) {
+                        collect_commitments(&entry.body, expected, &mut commitments);
+                        if entry.entry_type == ERASURE {
+                            for digest in erased_commitments(&entry.body) {
+                                erasure_named.insert(digest.to_owned(), expected);
+                            }
+                        }
+                        good_entries.push((expected, entry));
+                    }
+                }
+            }
+            if !tree_broken && tree.append(chain_leaf).is_err() {
+                tree_broken = true;
+            }
+            previous = Some(chain_leaf);
+        }
+        if !tree_broken {
+            // Compare the stored interior hashes written by this page's entries.
+            let first = leaf_stored_index(start);
+            let last = leaf_stored_index(end);
+            let indexes: Vec<u64> = (first..last).collect();
+            let stored = store.stored_hashes(tenant, &indexes).await?;
+            let wrong: Vec<u64> = indexes
+                .into_iter()
+                .filter(|index| stored.get(index).copied() != tree.hashes().get(index).copied())
+                .collect();
+            if let Some(first_wrong) = wrong.first() {
+                let more = match wrong.len() {
+                    1 => String::new(),
+                    count => format!(" and {} more", count - 1),
+                };
+                report.fail(format!(
+                    "stored tree hash {first_wrong}{more} (entries {start}..{end}) does not match the entries"
+                ));
+            }
+        }
+        // Texts that opened their commitments: the outputs are re-derived from them.
+        let mut opened: HashMap<String, String> = HashMap::new();
+        for content in store.contents(tenant, start, end).await? {
+            if bad_entries.contains(&content.entry_index) {
+                continue;
+            }
+            let Some((entry_index, committed_len)) = commitments.remove(&content.commitment) else {
+                report.fail(format!(
+                    "entry {}: content {} is not committed in the entry",
+                    content.entry_index, content.commitment
+                ));
+                continue;
+            };
+            if entry_index != content.entry_index {
+                report.fail(format!(
+                    "entry {}: content {} belongs to entry {entry_index}",
+                    content.entry_index, content.commitment
+                ));
+                continue;
+            }
+            let (salt, text) = match (&content.salt, &content.content) {
+                (Some(salt), Some(text)) => (salt, text),
+                (None, None) => {
+                    erased.push((content.entry_index, content.commitment));
+                    continue;
+                }
+                _ => {
+                    report.fail(format!(
+                        "entry {}: content {} has lost its salt or its text but not both",
+                        content.entry_index, content.commitment
+                    ));
+                    continue;
+                }
+            };
             if commitment_digest(salt, text) != content.commitment || committed_len != text.len() as u64 {
-                return Err(bad(format!(
+                report.fail(format!(
                     "entry {}: content {} does not open its commitment",
                     content.entry_index, content.commitment
-                )));
+                ));
+                continue;
             }
             report.contents += 1;
+            opened.insert(content.commitment, text.clone());
         }
-        if let Some((digest, (entry_index, _))) = commitments.into_iter().next() {
-            return Err(bad(format!(
+        for (digest, (entry_index, _)) in commitments {
+            report.fail(format!(
                 "entry {entry_index}: the content row of commitment {digest} is missing"
-            )));
+            ));
         }
+        let span_rows = store.span_index_rows(tenant, start, end).await?;
+        let mut indexes = PageIndexes::new(span_rows, &mut governance_rows, &mut output_rows, start, end);
+        for bad in &bad_entries {
+            indexes.forget(*bad);
+        }
+        for (entry_index, entry) in &good_entries {
+            check_index_rows(tenant, *entry_index, entry, &opened, &mut indexes, report);
+        }
+        indexes.report_leftovers(report);
         report.entries = end;
         start = end;
     }
+    for (entry_index, rows) in governance_rows {
+        for row in rows {
+            report.fail(format!(
+                "entry {entry_index}: governance row {} {} names an entry outside the log (size {size})",
+                row.kind, row.id
+            ));
+        }
+    }
+    for (entry_index, digests) in output_rows {
+        report.fail(format!(
+            "entry {entry_index}: output_index: {} row(s) name an entry outside the log (size {size})",
+            digests.len()
+        ));
+    }
+    for (table, count) in store.rows_outside_log(tenant, size).await? {
+        report.fail(format!(
+            "{table}: {count} row(s) name entries outside the log (0..{size})"
+        ));
+    }
+    for (entry_index, commitment) in erased {
+        match erasure_named.get(&commitment) {
+            Some(erasure) if *erasure > entry_index => report.erased_contents += 1,
+            _ => report.fail(format!(
+                "entry {entry_index}: content {commitment} is erased (salt and text gone) but no later erasure \
+                 entry names it"
+            )),
+        }
+    }
     let extra = store.entries(tenant, size, size.saturating_add(1)).await?;
     if let Some(row) = extra.first() {
-        return Err(bad(format!(
-            "entry {} lies beyond the log head (size {size})",
-            row.index
-        )));
+        report.fail(format!("entry {} lies beyond the log head (size {size})", row.index));
+    }
+    if tree_broken {
+        return Ok(());
     }
 
     let head = store.log_head(tenant).await?;
     let expected_leaf = previous.map(|leaf| leaf.0.to_vec());
-    let expected_root = tree.root_at(size).map_err(|error| bad(error.to_string()))?;
-    if head.last_leaf != expected_leaf || head.root != expected_root.0 {
-        return Err(bad(format!(
-            "the log head row (size {size}) does not match the entries"
-        )));
+    match tree.root_at(size) {
+        Ok(expected_root) => {
+            if head.last_leaf != expected_leaf || head.root != expected_root.0 {
+                report.fail(format!("the log head row (size {size}) does not match the entries"));
+            }
+        }
+        Err(error) => report.fail(format!("the log head row (size {size}): {error}")),
     }
 
-    let verifier_keys: Vec<String> = verifying_keys
+    let trusted_verifiers: Vec<String> = keys
+        .trusted
         .iter()
         .map(|key| verifier_key(&tenant.origin, key))
         .collect();
     let checkpoints = store.checkpoints(tenant).await?;
     for checkpoint in &checkpoints {
-        let verified = verifier_keys
+        let Some(verified) = trusted_verifiers
             .iter()
             .find_map(|key| verify_checkpoint(&checkpoint.note, key).ok())
-            .ok_or_else(|| {
-                bad(format!(
-                    "checkpoint at size {}: signature does not verify with any registered key",
+        else {
+            let signer = keys
+                .untrusted
+                .iter()
+                .find(|key| verify_checkpoint(&checkpoint.note, &verifier_key(&tenant.origin, key)).is_ok());
+            report.fail(match signer {
+                Some(key) => format!(
+                    "checkpoint at size {}: signed by a key that is not trusted ({}, listed in the store)",
+                    checkpoint.size,
+                    public_key_text(key)
+                ),
+                None => format!(
+                    "checkpoint at size {}: signature does not verify with any trusted key",
                     checkpoint.size
-                ))
-            })?;
+                ),
+            });
+            continue;
+        };
         if verified.size != checkpoint.size {
-            return Err(bad(format!(
+            report.fail(format!(
                 "checkpoint at size {}: its note says size {}",
                 checkpoint.size, verified.size
-            )));
+            ));
+            continue;
         }
         if verified.size > size {
-            return Err(bad(format!(
+            report.fail(format!(
                 "checkpoint at size {}: beyond the log size {size}",
                 checkpoint.size
-            )));
+            ));
+            continue;
         }
-        let root = tree.root_at(verified.size).map_err(|error| bad(error.to_string()))?;
+        let root = match tree.root_at(verified.size) {
+            Ok(root) => root,
+            Err(error) => {
+                report.fail(format!("checkpoint at size {}: {error}", checkpoint.size));
+                continue;
+            }
+        };
         if verified.root != root || checkpoint.root != root.0 {
-            return Err(bad(format!(
+            report.fail(format!(
                 "checkpoint at size {}: root {} does not match the entries (recomputed {})",
                 checkpoint.size,
                 hash_hex(&verified.root),
                 hash_hex(&root)
-            )));
+            ));
+            continue;
         }
         report.checkpoints += 1;
     }
     if size > 0 && checkpoints.last().map(|checkpoint| checkpoint.size) != Some(size) {
-        return Err(bad(format!("no checkpoint covers the log head (size {size})")));
+        report.fail(format!("no checkpoint covers the log head (size {size})"));
     }
-    Ok(report)
+    Ok(())
+}
+
+/// The index rows of one page of entries, taken out as their entries claim them; what
+/// is left names no entry that has it.
+struct PageIndexes {
+    spans: BTreeMap<i64, StoredSpanRow>,
+    attributes: BTreeMap<i64, BTreeMap<String, String>>,
+    governance: BTreeMap<i64, Vec<GovernanceRow>>,
+    outputs: BTreeMap<i64, BTreeSet<Vec<u8>>>,
+}
+
+impl PageIndexes {
+    fn new(
+        rows: SpanIndexRows,
+        governance: &mut BTreeMap<i64, Vec<GovernanceRow>>,
+        outputs: &mut BTreeMap<i64, BTreeSet<Vec<u8>>>,
+        start: u64,
+        end: u64,
+    ) -> Self {
+        // Page bounds are below 2^63 (entry indexes are stored as i64).
+        let (start, end) = (start as i64, end as i64);
+        let mut attributes: BTreeMap<i64, BTreeMap<String, String>> = BTreeMap::new();
+        for (entry_index, key, value) in rows.attributes {
+            attributes.entry(entry_index).or_default().insert(key, value);
+        }
+        let mut page_governance = governance.split_off(&start);
+        governance.append(&mut page_governance.split_off(&end));
+        let mut page_outputs = outputs.split_off(&start);
+        outputs.append(&mut page_outputs.split_off(&end));
+        PageIndexes {
+            spans: rows.spans.into_iter().map(|row| (row.entry_index, row)).collect(),
+            attributes,
+            governance: page_governance,
+            outputs: page_outputs,
+        }
+    }
+
+    /// Drops the rows of an entry that cannot be judged (its failure is named already).
+    fn forget(&mut self, entry_index: u64) {
+        let key = entry_index as i64;
+        self.spans.remove(&key);
+        self.attributes.remove(&key);
+        self.governance.remove(&key);
+        self.outputs.remove(&key);
+    }
+
+    fn report_leftovers(self, report: &mut TenantAudit) {
+        for entry_index in self.spans.keys() {
+            report.fail(format!(
+                "entry {entry_index}: spans: an index row names this entry, which is not a span"
+            ));
+        }
+        for (entry_index, attributes) in &self.attributes {
+            report.fail(format!(
+                "entry {entry_index}: span_attributes: {} row(s) name this entry, which is not a span",
+                attributes.len()
+            ));
+        }
+        for (entry_index, rows) in &self.governance {
+            for row in rows {
+                report.fail(format!(
+                    "entry {entry_index}: governance row {} {} names this entry, which is not a {}",
+                    row.kind, row.id, row.kind
+                ));
+            }
+        }
+        for (entry_index, digests) in &self.outputs {
+            report.fail(format!(
+                "entry {entry_index}: output_index: {} row(s) name this entry, which has no outputs",
+                digests.len()
+            ));
+        }
+    }
+}
+
+/// Re-derives the index rows of one entry and compares them with the stored ones.
+fn check_index_rows(
+    tenant: &Tenant,
+    entry_index: u64,
+    entry: &Entry,
+    opened: &HashMap<String, String>,
+    indexes: &mut PageIndexes,
+    report: &mut TenantAudit,
+) {
+    let key = entry_index as i64;
+    if entry.entry_type == "span" {
+        let derived = crate::provenance::span_row(&entry.body);
+        match indexes.spans.remove(&key) {
+            None => report.fail(format!(
+                "entry {entry_index}: spans: the index row of this span is missing"
+            )),
+            Some(stored) => {
+                let mut differences = crate::provenance::span_row_differences(&stored.row, &derived);
+                let duration = derived.end_ns.saturating_sub(derived.start_ns);
+                if stored.duration_ns != duration {
+                    differences.push(format!("duration_ns: index {}, entry {duration}", stored.duration_ns));
+                }
+                if differences.is_empty() {
+                    report.index_rows += 1;
+                } else {
+                    report.fail(format!(
+                        "entry {entry_index}: spans: the index row differs from the entry: {}",
+                        differences.join("; ")
+                    ));
+                }
+            }
+        }
+        let expected = crate::provenance::indexed_attributes(&derived);
+        let stored = indexes.attributes.remove(&key).unwrap_or_default();
+        let mut differences = Vec::new();
+        for (name, value) in &expected {
+            match stored.get(name) {
+                None => differences.push(format!("{name} is missing")),
+                Some(found) if found != value => differences.push(format!("{name}: index {found:?}, entry {value:?}")),
+                Some(_) => report.index_rows += 1,
+            }
+        }
+        for name in stored.keys().filter(|name| !expected.contains_key(*name)) {
+            differences.push(format!("{name} is not in the entry"));
+        }
+        if !differences.is_empty() {
+            report.fail(format!(
+                "entry {entry_index}: span_attributes differ from the entry: {}",
+                differences.join("; ")
+            ));
+        }
+    }
+
+    let governance = crate::provenance::governance::governance_row(&entry.entry_type, &entry.body);
+    let stored_governance = indexes.governance.remove(&key).unwrap_or_default();
+    match &governance {
+        Some(derived) => {
+            if stored_governance.is_empty() {
+                report.fail(format!(
+                    "entry {entry_index}: governance: the index row of this {} {} is missing",
+                    derived.kind, derived.id
+                ));
+            }
+            for stored in &stored_governance {
+                let differences = crate::provenance::governance::governance_row_differences(stored, derived);
+                if differences.is_empty() {
+                    report.index_rows += 1;
+                } else {
+                    let verb = if differences.len() == 1 { "differs" } else { "differ" };
+                    report.fail(format!(
+                        "entry {entry_index}: governance row {} {}: {} {verb} from the entry",
+                        stored.kind,
+                        stored.id,
+                        differences.join(", ")
+                    ));
+                }
+            }
+        }
+        None => {
+            for stored in &stored_governance {
+                report.fail(format!(
+                    "entry {entry_index}: governance row {} {} names this entry, a {}",
+                    stored.kind, stored.id, entry.entry_type
+                ));
+            }
+        }
+    }
+
+    let stored_outputs = indexes.outputs.remove(&key).unwrap_or_default();
+    let digests: BTreeSet<[u8; 32]> = stored_outputs
+        .iter()
+        .filter_map(|digest| <[u8; 32]>::try_from(digest.as_slice()).ok())
+        .collect();
+    if digests.len() != stored_outputs.len() {
+        report.fail(format!("entry {entry_index}: output_index: a digest is not 32 bytes"));
+    }
+    match expected_output_digests(&entry.entry_type, &entry.body, opened, &tenant.lookup_secret) {
+        ExpectedOutputs::Unknown(_) => report.outputs_not_rederived += 1,
+        expected if expected.allows(&digests) => report.index_rows += digests.len() as u64,
+        ExpectedOutputs::None => report.fail(format!(
+            "entry {entry_index}: output_index: {} row(s) name this {} entry, which has no outputs",
+            digests.len(),
+            entry.entry_type
+        )),
+        ExpectedOutputs::OneOf(sets) => {
+            let likeliest = sets.first().cloned().unwrap_or_default();
+            let missing = likeliest.difference(&digests).count();
+            let extra = digests.difference(&likeliest).count();
+            let mut what = Vec::new();
+            if missing > 0 {
+                what.push(format!(
+                    "{missing} digest(s) of its outputs missing (a search by those outputs finds nothing)"
+                ));
+            }
+            if extra > 0 {
+                what.push(format!("{extra} digest(s) that are not of its outputs"));
+            }
+            report.fail(format!("entry {entry_index}: output_index: {}", what.join("; ")));
+        }
+    }
+}
+
+/// Entry type of erasures.
+const ERASURE: &str = "erasure";
+
+/// The commitments an erasure entry body names as erased: `body.commitments`, an array
+/// of hex SHA-256 commitment digests (docs/formats.md §3c).
+fn erased_commitments(body: &Value) -> impl Iterator<Item = &str> {
+    body["commitments"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
 }
 
 /// Collects every `{"sha256": HEX, "len": N}` commitment object in an entry body.

@@ -1,7 +1,9 @@
-//! Audit: keyed output digests for provenance lookup, and the offline re-verification
-//! of a whole store ([`fsck`]).
+//! Audit: keyed output digests for provenance lookup, the re-derivation of a span's or
+//! log record's outputs from its entry and stored content ([`outputs`]), and the offline
+//! re-verification of a whole store ([`fsck`]).
 
 pub mod fsck;
+pub mod outputs;
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
@@ -15,6 +17,26 @@ use sha2::Sha256;
 pub fn output_digest(secret: &[u8], output: &str) -> [u8; 32] {
     use sha2::Digest;
     output_digest_from_sha256(secret, &Sha256::digest(output.as_bytes()).into())
+}
+
+/// The `output_index` digests versions before the normalized lookup digest wrote for a
+/// span's output texts: one per text and, for an answer delivered in several parts, the
+/// parts joined without and with `\n`. Ingest now writes
+/// [`crate::provenance::lookup::output_index_digests`]; the audit accepts either.
+pub fn legacy_span_output_digests(secret: &[u8], outputs: &[String]) -> Vec<[u8; 32]> {
+    let mut digests: Vec<[u8; 32]> = outputs.iter().map(|output| output_digest(secret, output)).collect();
+    if outputs.len() > 1 {
+        for separator in ["", "\n"] {
+            digests.push(output_digest(secret, &outputs.join(separator)));
+        }
+    }
+    digests
+}
+
+/// The `output_index` digests versions before the normalized lookup digest wrote for a
+/// log record's output texts: one per text.
+pub fn legacy_log_output_digests(secret: &[u8], outputs: &[String]) -> Vec<[u8; 32]> {
+    outputs.iter().map(|output| output_digest(secret, output)).collect()
 }
 
 /// [`output_digest`] from the output's SHA-256.

@@ -24,7 +24,7 @@ pub enum Command {
     Serve(crate::config::ServeArgs),
     /// Manage API keys.
     Keys(keys::KeysArgs),
-    /// Re-verify a whole store: chain, tree, checkpoints, commitments. Exit 1 on the first bad entry.
+    /// Re-verify a whole store: chain, tree, checkpoints, commitments. Exit 1 naming every failure.
     Audit(audit::AuditArgs),
     /// Write a signed audit bundle from the store (no server needed).
     Export(export::ExportArgs),

@@ -1622,6 +1622,35 @@ fn collect_outputs(
     outputs
 }
 
+/// The output texts [`normalize_span`] finds for a span with these attributes and events
+/// (`(event name, event attributes)`), as sent: the audit re-derives a span's
+/// `output_index` rows from its entry and stored content with it.
+pub fn span_outputs(
+    attributes: &[KeyValue],
+    events: &[(String, Vec<KeyValue>)],
+    is_root: bool,
+) -> Result<Vec<String>, String> {
+    // Commitments made here are thrown away; a fixed salt saves drawing random ones.
+    let mut sink = ContentSink::with_fixed_salt([0u8; crate::ledger::commitment::SALT_LEN]);
+    let span_attributes = AttributeSet::build(attributes, "attributes.", is_content_key, &mut sink)?;
+    let mut event_sets = Vec::with_capacity(events.len());
+    for (name, event_attributes) in events {
+        let set = AttributeSet::build(event_attributes, "events.attributes.", is_event_content_key, &mut sink)?;
+        event_sets.push((name.as_str(), set));
+    }
+    let kind = decide_kind(&|key: &str| span_attributes.clear_string(key)).kind;
+    Ok(collect_outputs(kind, is_root, &span_attributes, &event_sets))
+}
+
+/// The output texts [`normalize_log_record`] finds for a log record with these
+/// attributes, as sent (see [`span_outputs`]).
+pub fn log_outputs(attributes: &[KeyValue]) -> Result<Vec<String>, String> {
+    let mut sink = ContentSink::with_fixed_salt([0u8; crate::ledger::commitment::SALT_LEN]);
+    let set = AttributeSet::build(attributes, "attributes.", is_event_content_key, &mut sink)?;
+    let kind = decide_kind(&|key: &str| set.clear_string(key)).kind;
+    Ok(collect_outputs(kind, false, &set, &[]))
+}
+
 fn generation_outputs(span_attributes: &AttributeSet<'_>, events: &[(&str, AttributeSet<'_>)]) -> Vec<String> {
     let from_messages = texts_from_messages_attribute(span_attributes.value("gen_ai.output.messages"));
     if !from_messages.is_empty() {

@@ -61,7 +61,7 @@ pub fn span_append_item(tenant: &Tenant, span: NormalizedSpan, linker: &Linker) 
     if let serde_json::Value::Object(object) = &mut body {
         object.insert("link".into(), crate::provenance::link_json(&link));
     }
-    let span_row = crate::provenance::span_row(&body, &link);
+    let span_row = crate::provenance::span_row(&body);
     AppendItem {
         entry: crate::ledger::batch::PendingEntry {
             entry_type: "span".into(),
@@ -77,12 +77,15 @@ pub fn span_append_item(tenant: &Tenant, span: NormalizedSpan, linker: &Linker) 
     }
 }
 
-/// The governance state used to link spans (two small reads per request).
+/// The governance state used to link spans: the pipeline versions and deployments as
+/// their ledger entries say (rows checked against entries, so a forged row cannot make
+/// new spans carry a forged link). Four small reads per request.
 pub async fn linker_for(state: &AppState, tenant: &Tenant) -> Result<Linker, ApiError> {
+    use crate::provenance::evidence::verified_governance;
     use crate::provenance::governance::{DEPLOYMENT, PIPELINE_VERSION};
-    let versions = state.store.governance(tenant, PIPELINE_VERSION).await?;
-    let deployments = state.store.governance(tenant, DEPLOYMENT).await?;
-    Ok(Linker::new(versions, deployments))
+    let versions = verified_governance(state.store.as_ref(), tenant, PIPELINE_VERSION).await?;
+    let deployments = verified_governance(state.store.as_ref(), tenant, DEPLOYMENT).await?;
+    Ok(Linker::new(versions.records, deployments.records))
 }
 
 /// A short, bounded list of rejection reasons for partial success and errors.

@@ -105,6 +105,28 @@ pub fn verifier_key(name: &str, key: &VerifyingKey) -> String {
     signed_note::new_ed25519_verifier_key(name, key)
 }
 
+/// The Ed25519 public key of a signed-note verifier key `<name>+<hex8>+<base64(0x01 || key)>`
+/// (its key hash checked against name and key).
+pub fn public_key_of_verifier_key(verifier_key: &str) -> Result<VerifyingKey, CheckpointError> {
+    use base64::Engine;
+    StandardVerifier::new(verifier_key).map_err(|error| CheckpointError::BadVerifierKey(error.to_string()))?;
+    // `<name>+<hex8>+<base64>`: names hold no '+', base64 may.
+    let encoded = verifier_key
+        .splitn(3, '+')
+        .nth(2)
+        .ok_or_else(|| CheckpointError::BadVerifierKey("no key part".into()))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|error| CheckpointError::BadVerifierKey(error.to_string()))?;
+    let key: [u8; 32] = match bytes.split_first() {
+        Some((0x01, key)) => key
+            .try_into()
+            .map_err(|_| CheckpointError::BadVerifierKey("an Ed25519 key has 32 bytes".into()))?,
+        _ => return Err(CheckpointError::BadVerifierKey("not an Ed25519 verifier key".into())),
+    };
+    VerifyingKey::from_bytes(&key).map_err(|error| CheckpointError::BadVerifierKey(error.to_string()))
+}
+
 /// A checkpoint whose signature has been verified.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifiedCheckpoint {
@@ -175,6 +197,29 @@ mod tests {
         let verified = verify_checkpoint(&note, &signer.verifier_key()).unwrap();
         assert_eq!(verified.size, 5);
         assert_eq!(verified.root, root);
+    }
+
+    #[test]
+    fn verifier_key_gives_back_its_public_key() {
+        // Base64 may hold '+', the separator: try keys until one does.
+        let mut saw_plus = false;
+        for seed in 0..64u8 {
+            let key = SigningKey::from_bytes(&[seed; 32]);
+            let text = verifier_key("traceledger.local/acme", &key.verifying_key());
+            saw_plus |= text.splitn(3, '+').nth(2).is_some_and(|encoded| encoded.contains('+'));
+            assert_eq!(
+                public_key_of_verifier_key(&text).unwrap(),
+                key.verifying_key(),
+                "{text}"
+            );
+        }
+        assert!(saw_plus);
+        let signer = signer();
+        let mut wrong_hash = signer.verifier_key();
+        let flipped = if &wrong_hash[23..24] == "0" { "1" } else { "0" };
+        wrong_hash.replace_range(23..24, flipped);
+        assert!(public_key_of_verifier_key(&wrong_hash).is_err());
+        assert!(public_key_of_verifier_key("not a key").is_err());
     }
 
     #[test]

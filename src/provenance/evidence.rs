@@ -5,15 +5,14 @@
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::domain::TraceId;
 use crate::ledger::checkpoint::{verify_checkpoint, LogSigner};
 use crate::ledger::entry::{leaf_hash, Entry};
 use crate::ledger::merkle;
 use crate::provenance::governance::{DEPLOYMENT, PIPELINE_VERSION, PROOF_BUNDLE};
-use crate::provenance::report::{Governance, ReportCheckpoint, ReportEntry};
-use crate::store::{Store, StoreError, Tenant};
+use crate::provenance::report::{Governance, IndexMismatch, ReportCheckpoint, ReportEntry};
+use crate::store::{GovernanceRecord, Store, StoreError, StoredEntry, Tenant};
 
 /// Most traces returned by one search.
 pub const MAX_TRACES: usize = 20;
@@ -58,6 +57,9 @@ pub struct Selection {
     pub output_sha256: Option<[u8; 32]>,
     /// Which form of the output matched, when selected by output and found.
     pub matched_form: Option<crate::provenance::lookup::MatchedForm>,
+    /// `output_index` rows that named an entry which does not emit the output (left out
+    /// of `traces`), with the trace of that entry when it has one.
+    pub mismatches: Vec<(Option<String>, IndexMismatch)>,
 }
 
 fn parse_sha256(text: &str) -> Result<[u8; 32], EvidenceError> {
@@ -95,6 +97,7 @@ pub async fn select(
             traces: vec![(trace_id.to_hex(), Vec::new())],
             output_sha256: None,
             matched_form: None,
+            mismatches: Vec::new(),
         });
     }
     let output_sha256: [u8; 32] = match (&request.output, &request.output_sha256) {
@@ -103,35 +106,90 @@ pub async fn select(
         (None, None) => return Err(EvidenceError::BadRequest("no selector".into())),
     };
     let digest = crate::audit::output_digest_from_sha256(&tenant.lookup_secret, &output_sha256);
+    let mut digest = digest;
     let mut indexes = store.output_entries(tenant, &digest).await?;
     let mut matched_form = (!indexes.is_empty()).then_some(MatchedForm::Exact);
     if let (true, None, Some(text)) = (allow_normalized, matched_form, &request.output) {
-        indexes = store
-            .output_entries(tenant, &normalized_digest(&tenant.lookup_secret, text))
-            .await?;
+        digest = normalized_digest(&tenant.lookup_secret, text);
+        indexes = store.output_entries(tenant, &digest).await?;
         matched_form = (!indexes.is_empty()).then_some(MatchedForm::Normalized);
     }
+    // Each index row is checked against its entry: the entry must emit this output, as
+    // re-derived from its committed content (audit::outputs).
+    let opened = opened_contents(store, tenant, &indexes).await?;
     let mut traces: Vec<(String, Vec<u64>)> = Vec::new();
+    let mut mismatches = Vec::new();
     for entry in store.entries_at(tenant, &indexes).await? {
-        let parsed: Value = crate::ledger::entry::parse_entry_value(&entry.entry_bytes)
-            .map_err(|error| EvidenceError::Internal(format!("entry {}: {error}", entry.index)))?;
-        let Some(trace_id) = parsed["body"]["trace_id"].as_str() else {
+        let (trace_id, problem) = match Entry::from_canonical_bytes(&entry.entry_bytes) {
+            Err(error) => (None, Some(format!("the entry cannot be read: {error}"))),
+            Ok(decoded) => {
+                let trace_id = decoded.body["trace_id"].as_str().map(str::to_owned);
+                let expected = crate::audit::outputs::expected_output_digests(
+                    &decoded.entry_type,
+                    &decoded.body,
+                    &opened,
+                    &tenant.lookup_secret,
+                );
+                let problem = match expected {
+                    crate::audit::outputs::ExpectedOutputs::OneOf(sets)
+                        if sets.iter().any(|set| set.contains(&digest)) =>
+                    {
+                        None
+                    }
+                    crate::audit::outputs::ExpectedOutputs::Unknown(reason) => {
+                        Some(format!("the row cannot be checked against its entry ({reason})"))
+                    }
+                    _ => Some("the entry does not emit this output".to_owned()),
+                };
+                (trace_id, problem)
+            }
+        };
+        if let Some(detail) = problem {
+            tracing::warn!(tenant = %tenant.name, table = "output_index", entry_index = entry.index, "index row does not match its entry");
+            mismatches.push((trace_id, IndexMismatch::new("output_index", entry.index, detail)));
+            continue;
+        }
+        let Some(trace_id) = trace_id else {
             continue;
         };
-        match traces.iter_mut().find(|(id, _)| id == trace_id) {
+        match traces.iter_mut().find(|(id, _)| *id == trace_id) {
             Some((_, matched)) => matched.push(entry.index),
-            None => traces.push((trace_id.to_owned(), vec![entry.index])),
+            None => traces.push((trace_id, vec![entry.index])),
         }
     }
     traces.truncate(MAX_TRACES);
+    // Rows that do not match their entry do not count as a match.
+    let matched_form = if traces.is_empty() { None } else { matched_form };
     Ok(Selection {
         traces,
         output_sha256: Some(output_sha256),
         matched_form,
+        mismatches,
     })
 }
 
-/// The latest checkpoint, its signature checked with the server's key.
+/// Stored contents of the given entries that open their commitments (commitment → text).
+async fn opened_contents(
+    store: &dyn Store,
+    tenant: &Tenant,
+    indexes: &[u64],
+) -> Result<HashMap<String, String>, EvidenceError> {
+    Ok(store
+        .contents_of(tenant, indexes)
+        .await?
+        .into_iter()
+        .filter_map(|content| match (content.salt, content.content) {
+            (Some(salt), Some(text))
+                if crate::ledger::commitment::commitment_digest(&salt, &text) == content.commitment =>
+            {
+                Some((content.commitment, text))
+            }
+            _ => None,
+        })
+        .collect())
+}
+
+/// The latest checkpoint, its signature checked with the server's key (and no other).
 pub async fn latest_checkpoint(
     store: &dyn Store,
     signing_key: &ed25519_dalek::SigningKey,
@@ -142,24 +200,10 @@ pub async fn latest_checkpoint(
     };
     let signer = LogSigner::new(&tenant.origin, signing_key.clone())
         .map_err(|error| EvidenceError::Internal(error.to_string()))?;
-    // A checkpoint signed by an older key still verifies with that key; fall back to the
-    // registered keys.
-    let mut verified = verify_checkpoint(&stored.note, &signer.verifier_key()).ok();
-    if verified.is_none() {
-        for key in store.signing_keys().await? {
-            let Ok(bytes) = <[u8; 32]>::try_from(key.public_key.as_slice()) else {
-                continue;
-            };
-            let Ok(public) = ed25519_dalek::VerifyingKey::from_bytes(&bytes) else {
-                continue;
-            };
-            let candidate = crate::ledger::checkpoint::verifier_key(&tenant.origin, &public);
-            if let Ok(checkpoint) = verify_checkpoint(&stored.note, &candidate) {
-                verified = Some(checkpoint);
-                break;
-            }
-        }
-    }
+    // Only the server's own key is trusted, never a key for being listed in the store: a
+    // checkpoint it did not sign is not served as verified (old keys come back with
+    // key-rotation entries).
+    let verified = verify_checkpoint(&stored.note, &signer.verifier_key()).ok();
     let verified = verified.ok_or_else(|| EvidenceError::Internal("latest checkpoint does not verify".into()))?;
     Ok(Some(ReportCheckpoint {
         note: stored.note,
@@ -218,13 +262,130 @@ pub async fn proven_entries(
     Ok(out)
 }
 
-/// The tenant's governance records.
+/// Governance records of one kind as their ledger entries say, and the index rows that
+/// disagree with their entries.
+#[derive(Debug, Clone, Default)]
+pub struct VerifiedGovernance {
+    /// The records, rebuilt from their entries (`governance::governance_row`), by entry.
+    pub records: Vec<GovernanceRecord>,
+    /// Rows that do not match their entry. A row whose entry is a record of the right kind
+    /// is served from the entry (and flagged); any other such row is left out.
+    pub mismatches: Vec<IndexMismatch>,
+}
+
+impl VerifiedGovernance {
+    /// Whether the record at `entry_index` came from a row that did not match it.
+    pub fn mismatched(&self, entry_index: u64) -> bool {
+        self.mismatches
+            .iter()
+            .any(|mismatch| mismatch.entry_index == entry_index)
+    }
+}
+
+/// The governance records of `kind`, each `governance` row checked against its ledger
+/// entry (one read of the entries): the facts served are the entry's, never the row's.
+pub async fn verified_governance(
+    store: &dyn Store,
+    tenant: &Tenant,
+    kind: &str,
+) -> Result<VerifiedGovernance, EvidenceError> {
+    let rows = store.governance(tenant, kind).await?;
+    let indexes: Vec<u64> = rows.iter().map(|record| record.entry_index).collect();
+    let entries: HashMap<u64, StoredEntry> = store
+        .entries_at(tenant, &indexes)
+        .await?
+        .into_iter()
+        .map(|entry| (entry.index, entry))
+        .collect();
+    let mut verified = VerifiedGovernance::default();
+    let mut served = std::collections::BTreeSet::new();
+    for row in rows {
+        let index = row.entry_index;
+        let mut mismatch = |detail: String| {
+            tracing::warn!(tenant = %tenant.name, table = "governance", entry_index = index, "index row does not match its entry");
+            verified.mismatches.push(IndexMismatch::new(
+                "governance",
+                index,
+                format!("{kind} {}: {detail}", row.row.id),
+            ));
+        };
+        let Some(stored) = entries.get(&index) else {
+            mismatch(format!("the row names entry {index}, which does not exist"));
+            continue;
+        };
+        if stored.leaf_hash != leaf_hash(&stored.entry_bytes).0 {
+            mismatch(format!("entry {index} does not match its leaf hash"));
+            continue;
+        }
+        let entry = match Entry::from_canonical_bytes(&stored.entry_bytes) {
+            Ok(entry) => entry,
+            Err(error) => {
+                mismatch(format!("entry {index} cannot be read: {error}"));
+                continue;
+            }
+        };
+        let derived = match crate::provenance::governance::governance_row(kind, &entry.body) {
+            Some(derived) if entry.entry_type == kind => derived,
+            _ => {
+                mismatch(format!("entry {index} is a {}, not this {kind}", entry.entry_type));
+                continue;
+            }
+        };
+        let differences = crate::provenance::governance::governance_row_differences(&row.row, &derived);
+        if !differences.is_empty() {
+            let verb = if differences.len() == 1 { "differs" } else { "differ" };
+            mismatch(format!("{} {verb} from entry {index}", differences.join(", ")));
+        }
+        if served.insert(index) {
+            verified.records.push(GovernanceRecord {
+                row: derived,
+                entry_index: index,
+            });
+        }
+    }
+    Ok(verified)
+}
+
+/// The tenant's pipeline versions, proof bundles and deployments, checked against their
+/// entries (see [`verified_governance`]).
 pub async fn governance(store: &dyn Store, tenant: &Tenant) -> Result<Governance, EvidenceError> {
+    let versions = verified_governance(store, tenant, PIPELINE_VERSION).await?;
+    let proof_bundles = verified_governance(store, tenant, PROOF_BUNDLE).await?;
+    let deployments = verified_governance(store, tenant, DEPLOYMENT).await?;
+    let mismatches = [&versions, &proof_bundles, &deployments]
+        .iter()
+        .flat_map(|verified| verified.mismatches.iter().cloned())
+        .collect();
     Ok(Governance {
-        versions: store.governance(tenant, PIPELINE_VERSION).await?,
-        proof_bundles: store.governance(tenant, PROOF_BUNDLE).await?,
-        deployments: store.governance(tenant, DEPLOYMENT).await?,
+        versions: versions.records,
+        proof_bundles: proof_bundles.records,
+        deployments: deployments.records,
+        mismatches,
+        proofs: HashMap::new(),
     })
+}
+
+/// [`governance`] with every record's entry proven against `checkpoint`, for reports.
+pub async fn proven_governance(
+    store: &dyn Store,
+    tenant: &Tenant,
+    checkpoint: &ReportCheckpoint,
+) -> Result<Governance, EvidenceError> {
+    let mut governance = governance(store, tenant).await?;
+    let indexes: Vec<u64> = governance
+        .versions
+        .iter()
+        .chain(&governance.proof_bundles)
+        .chain(&governance.deployments)
+        .map(|record| record.entry_index)
+        .collect();
+    let stored = store.entries_at(tenant, &indexes).await?;
+    governance.proofs = proven_entries(store, tenant, stored, checkpoint)
+        .await?
+        .into_iter()
+        .map(|entry| (entry.index, entry))
+        .collect();
+    Ok(governance)
 }
 
 /// Revealed contents of the given entries (commitment → text), erased ones excluded.

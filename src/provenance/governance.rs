@@ -118,19 +118,7 @@ pub fn pipeline_version_item(request: &PipelineVersionRequest) -> Result<(String
     if let Value::Object(object) = &mut body {
         object.insert("id".into(), Value::from(id.clone()));
     }
-    let item = governance_item(
-        PIPELINE_VERSION,
-        GovernanceRow {
-            kind: PIPELINE_VERSION.into(),
-            id: id.clone(),
-            name: Some(request.name.clone()),
-            version: Some(request.version.clone()),
-            body: body.to_string(),
-            ..GovernanceRow::default()
-        },
-        body,
-    );
-    Ok((id, item))
+    Ok((id, governance_item(PIPELINE_VERSION, body)?))
 }
 
 /// One evaluation result.
@@ -289,18 +277,7 @@ pub fn proof_bundle_item(
     if let Value::Object(object) = &mut body {
         object.insert("approved".into(), Value::from(approved));
     }
-    let item = governance_item(
-        PROOF_BUNDLE,
-        GovernanceRow {
-            kind: PROOF_BUNDLE.into(),
-            id: id.clone(),
-            pipeline_version_id: Some(request.pipeline_version_id.clone()),
-            body: body.to_string(),
-            ..GovernanceRow::default()
-        },
-        body,
-    );
-    Ok((id, item))
+    Ok((id, governance_item(PROOF_BUNDLE, body)?))
 }
 
 /// `POST /v1/deployments`.
@@ -360,21 +337,7 @@ pub fn deployment_item(
     }
     let id = digest_id("dp_", &body)?;
     body["id"] = Value::from(id.clone());
-    let item = governance_item(
-        DEPLOYMENT,
-        GovernanceRow {
-            kind: DEPLOYMENT.into(),
-            id: id.clone(),
-            pipeline_version_id: Some(request.pipeline_version_id.clone()),
-            environment: Some(request.environment.clone()),
-            valid_from_ns: Some(from_ns),
-            valid_to_ns: to_ns,
-            body: body.to_string(),
-            ..GovernanceRow::default()
-        },
-        body,
-    );
-    Ok((id, item))
+    Ok((id, governance_item(DEPLOYMENT, body)?))
 }
 
 /// `POST /v1/ci-keys`: an Ed25519 public key whose DSSE attestations are accepted.
@@ -402,22 +365,12 @@ pub fn ci_key_item(request: &CiKeyRequest) -> Result<(String, AppendItem), Inval
     let id = digest_id("ck_", &body)?;
     let mut body = body;
     body["id"] = Value::from(id.clone());
-    let item = governance_item(
-        CI_KEY,
-        GovernanceRow {
-            kind: CI_KEY.into(),
-            id: id.clone(),
-            name: Some(request.name.clone()),
-            body: body.to_string(),
-            ..GovernanceRow::default()
-        },
-        body,
-    );
-    Ok((id, item))
+    Ok((id, governance_item(CI_KEY, body)?))
 }
 
-fn governance_item(kind: &str, row: GovernanceRow, body: Value) -> AppendItem {
-    AppendItem {
+fn governance_item(kind: &str, body: Value) -> Result<AppendItem, InvalidRecord> {
+    let row = governance_row(kind, &body).ok_or_else(|| InvalidRecord(format!("not a valid {kind} record")))?;
+    Ok(AppendItem {
         entry: crate::ledger::batch::PendingEntry {
             entry_type: kind.to_owned(),
             body,
@@ -425,7 +378,88 @@ fn governance_item(kind: &str, row: GovernanceRow, body: Value) -> AppendItem {
         dedupe_key: Some(format!("{kind}:{}", row.id)),
         governance: Some(row),
         ..AppendItem::default()
+    })
+}
+
+/// The `governance` index row of a governance entry (type `kind`, body `body`), or
+/// `None` for another entry type or a body that is not a record of that kind. Ingest
+/// builds the row with it, and the audit and the governance reads re-derive it from the
+/// entry with it, so the row can always be checked against the ledger.
+pub fn governance_row(kind: &str, body: &Value) -> Option<GovernanceRow> {
+    let text = |key: &str| body[key].as_str().map(str::to_owned);
+    let row = GovernanceRow {
+        kind: kind.to_owned(),
+        id: text("id")?,
+        body: body.to_string(),
+        ..GovernanceRow::default()
+    };
+    match kind {
+        PIPELINE_VERSION => Some(GovernanceRow {
+            name: Some(text("name")?),
+            version: Some(text("version")?),
+            ..row
+        }),
+        PROOF_BUNDLE => Some(GovernanceRow {
+            pipeline_version_id: Some(text("pipeline_version_id")?),
+            ..row
+        }),
+        DEPLOYMENT => Some(GovernanceRow {
+            pipeline_version_id: Some(text("pipeline_version_id")?),
+            environment: Some(text("environment")?),
+            valid_from_ns: Some(crate::domain::rfc3339_to_unix_nanos(&text("from")?)?),
+            valid_to_ns: match text("to") {
+                Some(to) => Some(crate::domain::rfc3339_to_unix_nanos(&to)?),
+                None => None,
+            },
+            ..row
+        }),
+        CI_KEY => Some(GovernanceRow {
+            name: Some(text("name")?),
+            ..row
+        }),
+        _ => None,
     }
+}
+
+/// Whether a stored `governance` row says exactly what its entry says: every column,
+/// and the body as JSON (compared in RFC 8785 form, so number spellings do not matter).
+/// Returns the names of the columns that differ.
+pub fn governance_row_differences(stored: &GovernanceRow, derived: &GovernanceRow) -> Vec<&'static str> {
+    let mut differ = Vec::new();
+    if stored.kind != derived.kind {
+        differ.push("kind");
+    }
+    if stored.id != derived.id {
+        differ.push("id");
+    }
+    if stored.name != derived.name {
+        differ.push("name");
+    }
+    if stored.version != derived.version {
+        differ.push("version");
+    }
+    if stored.pipeline_version_id != derived.pipeline_version_id {
+        differ.push("pipeline_version_id");
+    }
+    if stored.environment != derived.environment {
+        differ.push("environment");
+    }
+    if stored.valid_from_ns != derived.valid_from_ns {
+        differ.push("valid_from_ns");
+    }
+    if stored.valid_to_ns != derived.valid_to_ns {
+        differ.push("valid_to_ns");
+    }
+    let canonical = |text: &str| {
+        serde_json::from_str::<Value>(text)
+            .ok()
+            .and_then(|value| serde_json_canonicalizer::to_vec(&value).ok())
+    };
+    match (canonical(&stored.body), canonical(&derived.body)) {
+        (Some(stored_body), Some(derived_body)) if stored_body == derived_body => {}
+        _ => differ.push("body"),
+    }
+    differ
 }
 
 /// How a span was linked to a pipeline version.
@@ -551,6 +585,47 @@ mod tests {
         let mut empty = version();
         empty.name = " ".into();
         assert!(pipeline_version_item(&empty).is_err());
+    }
+
+    /// The row of every kind of record re-derives from its entry body as a reader gets it
+    /// back (RFC 8785 bytes, parsed: `1.0` comes back as `1`), and a changed row does not.
+    #[test]
+    fn index_rows_rederive_from_their_entries() {
+        let (version_id, version) = pipeline_version_item(&version()).unwrap();
+        let versions = vec![record(version.governance.clone().unwrap(), 0)];
+        let bundle_request: ProofBundleRequest = serde_json::from_value(json!({
+            "pipeline_version_id": version_id,
+            "evaluations": [{"name": "groundedness", "score": 1.0, "threshold": 0.9, "passed": true}],
+            "approvals": [{"approver": "maria", "approved_at": "2026-01-01T12:00:00Z"}],
+        }))
+        .unwrap();
+        let (_, bundle) = proof_bundle_item(&bundle_request, &versions, &[]).unwrap();
+        let deployment_request = DeploymentRequest {
+            pipeline_version_id: version_id.clone(),
+            environment: "prod".into(),
+            from: Some("2026-01-01T00:00:00Z".into()),
+            to: Some("2026-02-01T00:00:00Z".into()),
+        };
+        let (_, deployment) = deployment_item(&deployment_request, &versions, "2026-01-01T00:00:00Z").unwrap();
+        let ci_key = CiKeyRequest {
+            name: "ci".into(),
+            public_key: base64::engine::general_purpose::STANDARD.encode([3u8; 32]),
+        };
+        let (_, key) = ci_key_item(&ci_key).unwrap();
+        for item in [version, bundle, deployment, key] {
+            let row = item.governance.clone().unwrap();
+            let bytes = serde_json_canonicalizer::to_vec(&item.entry.body).unwrap();
+            let read_back: Value = serde_json::from_slice(&bytes).unwrap();
+            let derived = governance_row(&item.entry.entry_type, &read_back).unwrap();
+            assert!(governance_row_differences(&row, &derived).is_empty(), "{row:?}");
+            let mut forged = row.clone();
+            forged.body = forged.body.replace("\"approved\":true", "\"approved\":false");
+            forged.environment = forged.environment.map(|_| "staging".to_owned());
+            if forged != row {
+                assert!(!governance_row_differences(&forged, &derived).is_empty());
+            }
+        }
+        assert_eq!(governance_row("span", &json!({"id": "x"})), None);
     }
 
     fn record(row: GovernanceRow, entry_index: u64) -> GovernanceRecord {

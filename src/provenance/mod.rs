@@ -8,7 +8,7 @@ pub mod governance;
 pub mod lookup;
 pub mod report;
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::store::SpanRow;
 use governance::Link;
@@ -24,8 +24,10 @@ fn decimal(value: &Value) -> Option<i64> {
     }
 }
 
-/// The query index row of a span entry body (as built by the normalizer) and its link.
-pub fn span_row(body: &Value, link: &Link) -> SpanRow {
+/// The query index row of a span entry body (as built by the normalizer, with the `link`
+/// object of [`link_json`] in it). Ingest builds the `spans` / `span_attributes` rows with
+/// it, and the audit and `GET /v1/spans` re-derive them from the entry with it.
+pub fn span_row(body: &Value) -> SpanRow {
     let text = |value: &Value| value.as_str().map(str::to_owned);
     let genai = &body["genai"];
     let mut attributes = Vec::new();
@@ -57,11 +59,69 @@ pub fn span_row(body: &Value, link: &Link) -> SpanRow {
         input_tokens: decimal(&genai["usage"]["input_tokens"]),
         output_tokens: decimal(&genai["usage"]["output_tokens"]),
         status_code: body["status"]["code"].as_i64().unwrap_or(0),
-        pipeline_version_id: link.pipeline_version_id.clone(),
+        pipeline_version_id: text(&body["link"]["pipeline_version_id"]),
         environment: governance::environment_of(body),
-        link_method: link.method.to_owned(),
+        link_method: text(&body["link"]["method"]).unwrap_or_else(|| "none".into()),
         attributes,
     }
+}
+
+/// The clear attributes of a span row as `span_attributes` holds them: one value per key,
+/// the first one when a span attribute and a resource attribute share a name (ingest
+/// inserts with `ON CONFLICT DO NOTHING`).
+pub fn indexed_attributes(row: &SpanRow) -> std::collections::BTreeMap<String, String> {
+    let mut indexed = std::collections::BTreeMap::new();
+    for (key, value) in &row.attributes {
+        indexed.entry(key.clone()).or_insert_with(|| value.clone());
+    }
+    indexed
+}
+
+/// The columns in which a stored `spans` row differs from the row derived from its entry
+/// (attributes aside), each as `column: index <stored>, entry <derived>`.
+pub fn span_row_differences(stored: &SpanRow, derived: &SpanRow) -> Vec<String> {
+    // Values shown as JSON (`null` for none), cut to 80 characters.
+    fn show(value: Value) -> String {
+        let text = value.to_string();
+        match text.char_indices().nth(80) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None => text,
+        }
+    }
+    let columns = [
+        ("trace_id", json!(stored.trace_id), json!(derived.trace_id)),
+        ("span_id", json!(stored.span_id), json!(derived.span_id)),
+        (
+            "parent_span_id",
+            json!(stored.parent_span_id),
+            json!(derived.parent_span_id),
+        ),
+        ("name", json!(stored.name), json!(derived.name)),
+        ("kind", json!(stored.kind), json!(derived.kind)),
+        ("start_ns", json!(stored.start_ns), json!(derived.start_ns)),
+        ("end_ns", json!(stored.end_ns), json!(derived.end_ns)),
+        ("model", json!(stored.model), json!(derived.model)),
+        ("provider", json!(stored.provider), json!(derived.provider)),
+        ("input_tokens", json!(stored.input_tokens), json!(derived.input_tokens)),
+        (
+            "output_tokens",
+            json!(stored.output_tokens),
+            json!(derived.output_tokens),
+        ),
+        ("status_code", json!(stored.status_code), json!(derived.status_code)),
+        (
+            "pipeline_version_id",
+            json!(stored.pipeline_version_id),
+            json!(derived.pipeline_version_id),
+        ),
+        ("environment", json!(stored.environment), json!(derived.environment)),
+        ("link_method", json!(stored.link_method), json!(derived.link_method)),
+    ];
+    columns
+        .into_iter()
+        .filter(|(_, stored, derived)| stored != derived)
+        .map(|(column, stored, derived)| format!("{column}: index {}, entry {}", show(stored), show(derived)))
+        .collect()
 }
 
 /// The `link` object written into a span entry body: the link is evidence too.

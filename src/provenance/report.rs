@@ -40,7 +40,30 @@ pub struct ReportCheckpoint {
     pub root: Hash,
 }
 
-/// Governance records of the tenant.
+/// An index row that does not say what its ledger entry says (tampering, or a bug): it
+/// is not served as a fact; readers get the entry's facts and this flag.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct IndexMismatch {
+    /// The index table: `spans`, `span_attributes`, `governance` or `output_index`.
+    pub table: String,
+    /// The entry the row names.
+    pub entry_index: u64,
+    /// What disagrees.
+    pub detail: String,
+}
+
+impl IndexMismatch {
+    /// A mismatch of `table` at `entry_index`.
+    pub fn new(table: &str, entry_index: u64, detail: impl Into<String>) -> Self {
+        IndexMismatch {
+            table: table.to_owned(),
+            entry_index,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Governance records of the tenant, re-derived from their ledger entries.
 #[derive(Debug, Clone, Default)]
 pub struct Governance {
     /// Pipeline versions.
@@ -49,6 +72,20 @@ pub struct Governance {
     pub proof_bundles: Vec<GovernanceRecord>,
     /// Deployments.
     pub deployments: Vec<GovernanceRecord>,
+    /// Index rows that disagree with their entries (the records above hold the entries'
+    /// facts; a row whose entry is not such a record is left out).
+    pub mismatches: Vec<IndexMismatch>,
+    /// The governance entries with their inclusion proofs against the report's checkpoint,
+    /// by entry index (empty when not proven).
+    pub proofs: HashMap<u64, ReportEntry>,
+}
+
+impl Governance {
+    fn mismatched(&self, entry_index: u64) -> bool {
+        self.mismatches
+            .iter()
+            .any(|mismatch| mismatch.entry_index == entry_index)
+    }
 }
 
 /// Replaces every `{"sha256","len"}` commitment that has a revealed content by the same
@@ -188,13 +225,52 @@ fn find_record<'a>(records: &'a [GovernanceRecord], id: &str) -> Option<&'a Gove
     records.iter().find(|record| record.row.id == id)
 }
 
-fn record_json(record: &GovernanceRecord) -> Value {
-    let body: Value = serde_json::from_str(&record.row.body).unwrap_or(Value::Null);
-    json!({"entry_index": record.entry_index, "id": record.row.id, "record": body})
+/// A governance record as the report shows it: its entry's body, the entry's leaf hash
+/// and inclusion proof, and whether the proof verifies against the checkpoint.
+fn record_json(
+    record: &GovernanceRecord,
+    governance: &Governance,
+    checkpoint: &ReportCheckpoint,
+    failures: &mut Vec<u64>,
+) -> Value {
+    let mut shown = match governance.proofs.get(&record.entry_index) {
+        Some(proven) => {
+            let verified = merkle::verify_inclusion(
+                proven.index,
+                checkpoint.size,
+                &proven.leaf_hash,
+                &proven.inclusion_proof,
+                &checkpoint.root,
+            )
+            .is_ok();
+            if !verified {
+                failures.push(record.entry_index);
+            }
+            json!({
+                "entry_index": record.entry_index,
+                "id": record.row.id,
+                "record": proven.entry.body,
+                "leaf_hash": hash_hex(&proven.leaf_hash),
+                "inclusion_proof": proven.inclusion_proof.iter().map(hash_hex).collect::<Vec<_>>(),
+                "verified": verified,
+            })
+        }
+        None => {
+            failures.push(record.entry_index);
+            let body: Value = serde_json::from_str(&record.row.body).unwrap_or(Value::Null);
+            json!({"entry_index": record.entry_index, "id": record.row.id, "record": body, "verified": false})
+        }
+    };
+    if governance.mismatched(record.entry_index) {
+        shown["index_mismatch"] = Value::Bool(true);
+    }
+    shown
 }
 
 /// Builds the report for one trace. `matched` are the entries whose outputs matched the
-/// search (empty for a search by trace id).
+/// search (empty for a search by trace id), checked against their entries;
+/// `index_mismatches` the index rows of the search that did not (e.g. an `output_index`
+/// row naming an entry that does not emit the output).
 pub fn build_report(
     trace_id: &str,
     entries: &[ReportEntry],
@@ -202,7 +278,10 @@ pub fn build_report(
     governance: &Governance,
     revealed: &HashMap<String, String>,
     checkpoint: &ReportCheckpoint,
+    index_mismatches: &[IndexMismatch],
 ) -> Value {
+    let mut governance_failures = Vec::new();
+    let mut governance_checked = 0usize;
     let spans: Vec<(u64, &Value)> = entries
         .iter()
         .filter(|item| item.entry.entry_type == "span")
@@ -353,17 +432,24 @@ pub fn build_report(
             let deployment = link["deployment_id"]
                 .as_str()
                 .and_then(|id| find_record(&governance.deployments, id));
+            let mut show = |record: &GovernanceRecord| {
+                governance_checked += 1;
+                record_json(record, governance, checkpoint, &mut governance_failures)
+            };
+            let version = find_record(&governance.versions, version_id).map(&mut show);
+            let deployment = deployment.map(&mut show);
+            let proof_bundles: Vec<Value> = governance
+                .proof_bundles
+                .iter()
+                .filter(|record| record.row.pipeline_version_id.as_deref() == Some(version_id))
+                .map(&mut show)
+                .collect();
             json!({
                 "status": "linked",
                 "link": link,
-                "version": find_record(&governance.versions, version_id).map(record_json),
-                "deployment": deployment.map(record_json),
-                "proof_bundles": governance
-                    .proof_bundles
-                    .iter()
-                    .filter(|record| record.row.pipeline_version_id.as_deref() == Some(version_id))
-                    .map(record_json)
-                    .collect::<Vec<_>>(),
+                "version": version,
+                "deployment": deployment,
+                "proof_bundles": proof_bundles,
             })
         }
         None => {
@@ -393,6 +479,18 @@ pub fn build_report(
             "verified": verified,
         }));
     }
+    let mismatches: Vec<&IndexMismatch> = governance.mismatches.iter().chain(index_mismatches).collect();
+    let consistent = failures.is_empty() && governance_failures.is_empty() && mismatches.is_empty();
+    let mut verification = json!({
+        "status": if consistent { "verified" } else { "failed" },
+        "entries_checked": entries.len(),
+        "failed_entries": failures,
+        "governance_entries_checked": governance_checked,
+        "failed_governance_entries": governance_failures,
+    });
+    if !mismatches.is_empty() {
+        verification["index_mismatches"] = json!(mismatches);
+    }
     let report = json!({
         "trace_id": trace_id,
         "matched_entries": matched,
@@ -413,11 +511,7 @@ pub fn build_report(
         "pipeline": pipeline,
         "checkpoint": {"note": checkpoint.note, "size": checkpoint.size, "root": hash_hex(&checkpoint.root)},
         "entries": proofs,
-        "verification": {
-            "status": if failures.is_empty() { "verified" } else { "failed" },
-            "entries_checked": entries.len(),
-            "failed_entries": failures,
-        },
+        "verification": verification,
         "content_revealed": !revealed.is_empty(),
     });
     reveal(&report, revealed)

@@ -202,6 +202,26 @@ pub struct SpanRecord {
     pub entry_index: u64,
 }
 
+/// A `spans` row with every column, as the audit reads it (entry index as stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSpanRow {
+    /// `entry_idx` as stored.
+    pub entry_index: i64,
+    /// The columns (attributes left empty).
+    pub row: SpanRow,
+    /// `duration_ns` as stored (derived from start and end at ingest).
+    pub duration_ns: i64,
+}
+
+/// The `spans` and `span_attributes` rows of a range of entries, as the audit reads them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpanIndexRows {
+    /// `spans` rows by entry index.
+    pub spans: Vec<StoredSpanRow>,
+    /// `span_attributes` rows `(entry_idx, key, value)` by entry index and key.
+    pub attributes: Vec<(i64, String, String)>,
+}
+
 /// Filters of a span search; all optional, combined with AND.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SpanQuery {
@@ -239,6 +259,44 @@ pub struct SpanQuery {
     pub cursor: Option<(i64, i64)>,
     /// Page size.
     pub limit: i64,
+}
+
+impl SpanQuery {
+    /// Whether a span row satisfies the filters, as the SQL of `search_spans` applies them
+    /// to the index (the cursor and the limit aside). `GET /v1/spans` checks the row
+    /// re-derived from each served span's entry with it.
+    pub fn matches(&self, row: &SpanRow) -> bool {
+        let duration = row.end_ns.saturating_sub(row.start_ns);
+        let equal = |wanted: &Option<String>, found: &Option<String>| {
+            wanted.as_ref().is_none_or(|wanted| found.as_ref() == Some(wanted))
+        };
+        let at_least = |wanted: Option<i64>, found: Option<i64>| {
+            wanted.is_none_or(|wanted| found.is_some_and(|found| found >= wanted))
+        };
+        self.kind.as_ref().is_none_or(|kind| *kind == row.kind)
+            && self.trace_id.as_ref().is_none_or(|trace_id| *trace_id == row.trace_id)
+            && self.min_duration_ns.is_none_or(|min| duration >= min)
+            && self.max_duration_ns.is_none_or(|max| duration <= max)
+            && equal(&self.model, &row.model)
+            && equal(&self.provider, &row.provider)
+            && at_least(self.min_input_tokens, row.input_tokens)
+            && at_least(self.min_output_tokens, row.output_tokens)
+            && self.status_code.is_none_or(|code| code == row.status_code)
+            && equal(&self.pipeline_version_id, &row.pipeline_version_id)
+            && self
+                .linked
+                .is_none_or(|linked| linked == row.pipeline_version_id.is_some())
+            && equal(&self.environment, &row.environment)
+            && self.start_from_ns.is_none_or(|from| row.start_ns >= from)
+            && self.start_to_ns.is_none_or(|to| row.start_ns < to)
+            && self.attributes.iter().all(|(key, value)| {
+                // The index keeps the first value of a key (ON CONFLICT DO NOTHING).
+                row.attributes
+                    .iter()
+                    .find(|(found, _)| found == key)
+                    .is_some_and(|(_, found)| found == value)
+            })
+    }
 }
 
 /// What an append did.
@@ -358,6 +416,9 @@ pub trait Store: Send + Sync + 'static {
     /// All signing keys ever registered.
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
 
+    /// Whether any log of the store has a signed checkpoint (some key signed it).
+    async fn has_checkpoints(&self) -> Result<bool, StoreError>;
+
     /// Appends a batch in one transaction and signs a checkpoint over the new tree.
     /// Entries get the time at which the log head was locked, so `time` never decreases
     /// along the log even with several replicas.
@@ -406,6 +467,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Span index rows matching a query, newest first.
     async fn search_spans(&self, tenant: &Tenant, query: &SpanQuery) -> Result<Vec<SpanRecord>, StoreError>;
+
+    /// The `spans` and `span_attributes` rows with `start <= entry_idx < end` (audit).
+    async fn span_index_rows(&self, tenant: &Tenant, start: u64, end: u64) -> Result<SpanIndexRows, StoreError>;
+
+    /// Every `governance` row of the tenant, any kind, with `entry_idx` as stored (audit).
+    async fn governance_rows(&self, tenant: &Tenant) -> Result<Vec<(i64, GovernanceRow)>, StoreError>;
+
+    /// Every `output_index` row `(entry_idx, digest)` of the tenant, by entry index (audit;
+    /// the table has no index by entry, so it is read once, whole).
+    async fn output_index_rows(&self, tenant: &Tenant) -> Result<Vec<(i64, Vec<u8>)>, StoreError>;
+
+    /// How many `spans`, `span_attributes` and `contents` rows name an entry outside
+    /// `0..size` (audit): `(table, count)` for each table with any.
+    async fn rows_outside_log(&self, tenant: &Tenant, size: u64) -> Result<Vec<(&'static str, u64)>, StoreError>;
 }
 
 /// Current UTC time, RFC 3339 with microseconds.

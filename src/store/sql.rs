@@ -219,6 +219,13 @@ macro_rules! implement_store {
                     .collect())
             }
 
+            async fn has_checkpoints(&self) -> Result<bool, $crate::store::StoreError> {
+                let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM checkpoints LIMIT 1) AS any_checkpoint")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(count > 0)
+            }
+
             async fn append_batch(
                 &self,
                 tenant: &$crate::store::Tenant,
@@ -828,6 +835,145 @@ macro_rules! implement_store {
                         })
                     })
                     .collect()
+            }
+            async fn span_index_rows(
+                &self,
+                tenant: &$crate::store::Tenant,
+                start: u64,
+                end: u64,
+            ) -> Result<$crate::store::SpanIndexRows, $crate::store::StoreError> {
+                use $crate::store::sql::*;
+                let rows = sqlx::query(
+                    "SELECT entry_idx, trace_id, span_id, parent_span_id, name, kind, start_ns, end_ns, duration_ns, \
+                     model, provider, input_tokens, output_tokens, status_code, pipeline_version_id, environment, \
+                     link_method FROM spans WHERE tenant_id = $1 AND entry_idx >= $2 AND entry_idx < $3 ORDER BY entry_idx",
+                )
+                .bind(tenant.id)
+                .bind(to_i64(start)?)
+                .bind(to_i64(end)?)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut spans = Vec::with_capacity(rows.len());
+                for row in rows {
+                    use sqlx::Row;
+                    spans.push($crate::store::StoredSpanRow {
+                        entry_index: row.try_get(0)?,
+                        duration_ns: row.try_get(8)?,
+                        row: $crate::store::SpanRow {
+                            trace_id: row.try_get(1)?,
+                            span_id: row.try_get(2)?,
+                            parent_span_id: row.try_get(3)?,
+                            name: row.try_get(4)?,
+                            kind: row.try_get(5)?,
+                            start_ns: row.try_get(6)?,
+                            end_ns: row.try_get(7)?,
+                            model: row.try_get(9)?,
+                            provider: row.try_get(10)?,
+                            input_tokens: row.try_get(11)?,
+                            output_tokens: row.try_get(12)?,
+                            status_code: row.try_get(13)?,
+                            pipeline_version_id: row.try_get(14)?,
+                            environment: row.try_get(15)?,
+                            link_method: row.try_get(16)?,
+                            attributes: Vec::new(),
+                        },
+                    });
+                }
+                let attributes: Vec<(i64, String, String)> = sqlx::query_as(
+                    "SELECT entry_idx, key, value FROM span_attributes \
+                     WHERE tenant_id = $1 AND entry_idx >= $2 AND entry_idx < $3 ORDER BY entry_idx, key",
+                )
+                .bind(tenant.id)
+                .bind(to_i64(start)?)
+                .bind(to_i64(end)?)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok($crate::store::SpanIndexRows { spans, attributes })
+            }
+
+            async fn governance_rows(
+                &self,
+                tenant: &$crate::store::Tenant,
+            ) -> Result<Vec<(i64, $crate::store::GovernanceRow)>, $crate::store::StoreError> {
+                #[allow(clippy::type_complexity)]
+                let rows: Vec<(
+                    String,
+                    String,
+                    i64,
+                    Option<String>,
+                    Option<String>,
+                    Option<String>,
+                    Option<String>,
+                    Option<i64>,
+                    Option<i64>,
+                    String,
+                )> = sqlx::query_as(
+                    "SELECT kind, id, entry_idx, name, version, pipeline_version_id, environment, valid_from_ns, \
+                     valid_to_ns, body FROM governance WHERE tenant_id = $1 ORDER BY entry_idx, kind, id",
+                )
+                .bind(tenant.id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(
+                        |(kind, id, entry_idx, name, version, pipeline_version_id, environment, valid_from_ns, valid_to_ns, body)| {
+                            (
+                                entry_idx,
+                                $crate::store::GovernanceRow {
+                                    kind,
+                                    id,
+                                    name,
+                                    version,
+                                    pipeline_version_id,
+                                    environment,
+                                    valid_from_ns,
+                                    valid_to_ns,
+                                    body,
+                                },
+                            )
+                        },
+                    )
+                    .collect())
+            }
+
+            async fn output_index_rows(
+                &self,
+                tenant: &$crate::store::Tenant,
+            ) -> Result<Vec<(i64, Vec<u8>)>, $crate::store::StoreError> {
+                Ok(sqlx::query_as(
+                    "SELECT entry_idx, digest FROM output_index WHERE tenant_id = $1 ORDER BY entry_idx, digest",
+                )
+                .bind(tenant.id)
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn rows_outside_log(
+                &self,
+                tenant: &$crate::store::Tenant,
+                size: u64,
+            ) -> Result<Vec<(&'static str, u64)>, $crate::store::StoreError> {
+                use $crate::store::sql::*;
+                let mut outside = Vec::new();
+                for (table, sql) in [
+                    ("spans", "SELECT COUNT(*) FROM spans WHERE tenant_id = $1 AND (entry_idx < 0 OR entry_idx >= $2)"),
+                    (
+                        "span_attributes",
+                        "SELECT COUNT(*) FROM span_attributes WHERE tenant_id = $1 AND (entry_idx < 0 OR entry_idx >= $2)",
+                    ),
+                    ("contents", "SELECT COUNT(*) FROM contents WHERE tenant_id = $1 AND (entry_idx < 0 OR entry_idx >= $2)"),
+                ] {
+                    let count: i64 = sqlx::query_scalar(sql)
+                        .bind(tenant.id)
+                        .bind(to_i64(size)?)
+                        .fetch_one(&self.pool)
+                        .await?;
+                    if count > 0 {
+                        outside.push((table, to_u64(count, "row count")?));
+                    }
+                }
+                Ok(outside)
             }
         }
 

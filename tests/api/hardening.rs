@@ -7,9 +7,7 @@ use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
 use prost::Message;
 use traceledger::domain::Scope;
 
-use crate::helpers::{
-    both_backends, fixture, run_cli, spawn_app, store_cli_args, tamper_entry_bytes, Backend, TestApp,
-};
+use crate::helpers::{both_backends, fixture, spawn_app, tamper_entry_bytes, Backend, TestApp};
 
 both_backends!(
     deeply_nested_attribute_is_refused_and_the_ledger_stays_readable,
@@ -82,10 +80,7 @@ fn request(spans: Vec<Span>) -> Vec<u8> {
 }
 
 async fn audit(app: &TestApp) -> (i32, String) {
-    let mut arguments = vec!["audit".to_string()];
-    arguments.extend(store_cli_args(&app.args));
-    let (code, stdout, stderr) = run_cli(&arguments).await;
-    (code, format!("{stdout}{stderr}"))
+    crate::helpers::audit_cli(&app.args, &[]).await
 }
 
 /// Every entry of the default log can be read back through the API.

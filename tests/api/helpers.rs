@@ -298,3 +298,17 @@ pub async fn run_cli(arguments: &[String]) -> (i32, String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// Runs `traceledger audit` against the store of `args` as an operator would: the store
+/// flags plus the data directory (where the default signing key file lives, also for
+/// PostgreSQL), then `extra`. Returns (exit code, stdout + stderr).
+pub async fn audit_cli(args: &ServeArgs, extra: &[String]) -> (i32, String) {
+    let mut arguments = vec!["audit".to_string()];
+    arguments.extend(store_cli_args(args));
+    if args.store.database_url.is_some() {
+        arguments.extend(["--data-dir".into(), args.store.data_dir.display().to_string()]);
+    }
+    arguments.extend(extra.iter().cloned());
+    let (code, stdout, stderr) = run_cli(&arguments).await;
+    (code, format!("{stdout}{stderr}"))
+}

@@ -253,7 +253,7 @@ async fn bad_input_gets_a_clear_4xx_and_touches_nothing(backend: Backend) {
     }
     let checkpoint_after = app.get(&reader, "/v1/ledger/checkpoint").await.text().await.unwrap();
     assert_eq!(checkpoint_before, checkpoint_after);
-    traceledger::audit::fsck::audit_store(app.store().as_ref())
+    traceledger::audit::fsck::audit_store(app.store().as_ref(), &[app.app.state.signing_key.verifying_key()])
         .await
         .expect("audit after bad input");
     app.stop().await;
@@ -308,9 +308,10 @@ async fn concurrent_requests_are_all_committed_exactly_once(backend: Backend) {
         task.await.unwrap();
     }
     assert_eq!(tree_size(&app, "default").await, 240);
-    let reports = traceledger::audit::fsck::audit_store(app.store().as_ref())
-        .await
-        .expect("audit");
+    let reports =
+        traceledger::audit::fsck::audit_store(app.store().as_ref(), &[app.app.state.signing_key.verifying_key()])
+            .await
+            .expect("audit");
     let default = reports.iter().find(|report| report.tenant == "default").unwrap();
     assert_eq!(default.entries, 240);
     app.stop().await;

@@ -477,7 +477,7 @@ async fn memory_budget_answers_retry_later_and_loses_nothing(backend: Backend) {
 
     assert_eq!(tree_size(&app).await, 14);
     assert_eq!(app.app.state.ingest.budget().in_use(), 0);
-    traceledger::audit::fsck::audit_store(app.store().as_ref())
+    traceledger::audit::fsck::audit_store(app.store().as_ref(), &[app.app.state.signing_key.verifying_key()])
         .await
         .expect("audit");
     app.stop().await;

@@ -196,9 +196,10 @@ async fn run_interop(backend: Backend, script: &str, transport: Transport) -> (T
         result.tree_size, tree_size,
         "the checkpoint {what} verified is not the latest"
     );
-    let audits = traceledger::audit::fsck::audit_store(app.store().as_ref())
-        .await
-        .unwrap_or_else(|failure| panic!("audit of the {backend:?} store failed: {failure}"));
+    let audits =
+        traceledger::audit::fsck::audit_store(app.store().as_ref(), &[app.app.state.signing_key.verifying_key()])
+            .await
+            .unwrap_or_else(|failure| panic!("audit of the {backend:?} store failed: {failure}"));
     let audited = audits
         .iter()
         .find(|audit| audit.tenant == "default")

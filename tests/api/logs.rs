@@ -92,7 +92,7 @@ async fn log_events_are_committed_and_linked_to_their_spans(backend: Backend) {
         200
     );
     assert_eq!(entries(&app, &reader).await.len(), 7);
-    traceledger::audit::fsck::audit_store(app.store().as_ref())
+    traceledger::audit::fsck::audit_store(app.store().as_ref(), &[app.app.state.signing_key.verifying_key()])
         .await
         .expect("audit");
     app.stop().await;

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod audit_cli;
+mod erasure_audit;
 mod exports;
 mod grpc;
 mod hardening;
@@ -15,3 +16,5 @@ mod logs;
 mod provenance;
 mod replicas;
 mod store_conformance;
+mod tampering;
+mod trusted_keys;

@@ -113,6 +113,7 @@ async fn two_replicas_ingest_concurrently_without_forking(backend: Backend) {
     // 24 distinct seeds x 10 spans, each exactly once.
     let mut audit_args = vec!["audit".to_string()];
     audit_args.extend(store_args.clone());
+    audit_args.extend(["--signing-key-file".into(), key_file.display().to_string()]);
     let (code, stdout, stderr) = run_cli(&audit_args).await;
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("tenant default: 240 entries"), "{stdout}");
@@ -201,7 +202,7 @@ async fn unreachable_database_gives_503_and_loses_nothing() {
     assert_eq!(response.status(), 200, "{}", response.text().await.unwrap_or_default());
     let tenant = app.tenant("default").await;
     assert_eq!(app.store().tree_size(&tenant).await.unwrap(), 10);
-    traceledger::audit::fsck::audit_store(app.store().as_ref())
+    traceledger::audit::fsck::audit_store(app.store().as_ref(), &[app.app.state.signing_key.verifying_key()])
         .await
         .expect("audit");
     // Keep the helper used (SQL on the app's own database works again).
