@@ -6,6 +6,7 @@ mod helpers;
 mod audit_cli;
 mod exports;
 mod grpc;
+mod hardening_conn;
 mod ingest;
 mod interop;
 mod ledger_api;
