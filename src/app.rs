@@ -38,6 +38,8 @@ pub struct AppConfig {
     pub limits: crate::ingest::IngestLimits,
     /// Storage settings.
     pub store: StoreArgs,
+    /// Connection limits of each listener, fitted to the open-file limit.
+    pub connections: crate::connections::ConnectionLimits,
 }
 
 /// Opens the store described by `args`.
@@ -65,6 +67,7 @@ pub async fn build(args: &ServeArgs) -> anyhow::Result<AppState> {
         .with_context(|| format!("--origin-prefix {:?}", args.store.origin_prefix))?;
     store.ensure_tenant(&default_tenant, &origin).await?;
     let sequencer = Sequencer::new(store.clone(), signing_key.clone(), args.sequencer());
+    let connections = fitted_connection_limits(args);
     Ok(AppState {
         store,
         sequencer,
@@ -73,8 +76,33 @@ pub async fn build(args: &ServeArgs) -> anyhow::Result<AppState> {
             max_body_bytes: args.max_body_bytes,
             limits: args.limits(),
             store: args.store.clone(),
+            connections,
         }),
     })
+}
+
+/// The configured connection limits, the cap lowered so that both listeners at their
+/// cap fit in the open-file limit.
+fn fitted_connection_limits(args: &ServeArgs) -> crate::connections::ConnectionLimits {
+    let configured = args.connection_limits();
+    let soft_limit = crate::os::open_file_soft_limit();
+    let fitted = configured.fitted_to_open_files(soft_limit, 2);
+    if fitted.max_connections < configured.max_connections {
+        tracing::warn!(
+            configured = configured.max_connections,
+            max_connections = fitted.max_connections,
+            open_file_limit = soft_limit,
+            "--max-connections lowered to fit the open-file limit"
+        );
+    }
+    tracing::info!(
+        max_connections = fitted.max_connections,
+        header_read_timeout = ?fitted.header_read_timeout,
+        idle_timeout = ?fitted.idle_timeout,
+        request_timeout = ?fitted.request_timeout,
+        "connections per listener"
+    );
+    fitted
 }
 
 /// Binds the HTTP and gRPC listeners.
@@ -90,7 +118,8 @@ pub async fn bind(args: &ServeArgs) -> anyhow::Result<(TcpListener, TcpListener)
 
 /// Serves HTTP on `listener` and OTLP/gRPC on `grpc_listener` until `shutdown`
 /// completes (or either server fails), then lets in-flight requests and queued
-/// commits finish.
+/// commits finish. Both listeners apply `state.config.connections` (cap, header-read,
+/// idle and request timeouts; see [`crate::connections`]).
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
@@ -99,7 +128,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let stop_all = tokio_util_stop::Stop::new();
     let router = crate::api::router(state.clone());
-    let http = axum::serve(listener, router).with_graceful_shutdown(stop_all.wait());
+    let http = crate::connections::serve_http(listener, router, state.config.connections, stop_all.wait());
     let grpc = crate::ingest::grpc::serve(state.clone(), grpc_listener, stop_all.wait());
     let trigger = {
         let stop_all = stop_all.clone();

@@ -187,6 +187,17 @@ impl ServeArgs {
         }
     }
 
+    /// Connection limits of each listener, as configured (before fitting them to the
+    /// open-file limit).
+    pub fn connection_limits(&self) -> crate::connections::ConnectionLimits {
+        crate::connections::ConnectionLimits {
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            request_timeout: self.request_timeout,
+            max_connections: self.max_connections.max(1),
+        }
+    }
+
     /// The signing key path.
     pub fn signing_key_path(&self) -> PathBuf {
         self.signing_key_file
