@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use traceledger::config::ServeArgs;
 use traceledger::domain::Scope;
 
-use crate::helpers::{both_backends, spawn_app_with, synthetic_request, Backend, TestApp};
+use crate::helpers::{both_backends, run_cli, spawn_app_with, store_cli_args, synthetic_request, Backend, TestApp};
 
 /// Upper bound for anything the server is expected to do promptly.
 const BOUND: Duration = Duration::from_secs(20);
@@ -297,4 +297,135 @@ async fn at_the_cap_idle_grpc_connections_make_room_for_exports() {
     // The idle connections left do not hold up the stop (the HTTP/2 handshake they never
     // completed would).
     tokio::time::timeout(BOUND, app.stop()).await.expect("stopped in time");
+}
+
+// ---- finding 5: private files --------------------------------------------------------
+
+/// The permission bits of `path`, in octal (`"600"`), so failures read like `ls -l`.
+#[cfg(unix)]
+fn mode_of(path: &std::path::Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
+        .permissions()
+        .mode();
+    format!("{:o}", mode & 0o777)
+}
+
+/// The data directory is 0700 and the database with its -wal and -shm 0600 (a closed
+/// store may have folded its -wal and -shm away: `open` says whether they must exist).
+#[cfg(unix)]
+fn assert_private_store(data_dir: &std::path::Path, open: bool) {
+    assert_eq!(mode_of(data_dir), "700", "data directory");
+    assert_eq!(mode_of(&data_dir.join("traceledger.db")), "600", "traceledger.db");
+    for name in ["traceledger.db-wal", "traceledger.db-shm"] {
+        let path = data_dir.join(name);
+        if open || path.exists() {
+            assert_eq!(mode_of(&path), "600", "{name}");
+        }
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_files_are_created_private() {
+    // The test process keeps its usual umask (022): the modes must not depend on it.
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    let key = app.key("default", &[Scope::Ingest]).await;
+    let response = app
+        .post_traces(&key, "application/x-protobuf", None, synthetic_request(1, 1))
+        .await;
+    assert_eq!(response.status(), 200);
+    assert_private_store(&app.args.store.data_dir, true);
+    assert_eq!(mode_of(&app.args.signing_key_path()), "600", "signing key");
+    app.stop().await;
+
+    // `keys create` on a fresh data directory creates the store private too.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = ServeArgs::for_data_dir(dir.path().join("fresh"));
+    let mut arguments = vec!["keys".to_string(), "create".into()];
+    arguments.extend(store_cli_args(&args));
+    arguments.extend(["--tenant".into(), "default".into(), "--scope".into(), "ingest".into()]);
+    let (code, _, stderr) = run_cli(&arguments).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_private_store(&args.store.data_dir, false);
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_creates_files_for_its_owner_only() {
+    // The binary sets umask 077 at start: a bundle with revealed contents is private.
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    let key = app.key("default", &[Scope::Ingest]).await;
+    let response = app
+        .post_traces(&key, "application/x-protobuf", None, synthetic_request(1, 1))
+        .await;
+    assert_eq!(response.status(), 200);
+    let out = app.dir.path().join("bundle.json");
+    let mut arguments = vec!["export".to_string()];
+    arguments.extend(store_cli_args(&app.args));
+    arguments.extend([
+        "--trace-id".into(),
+        "01".repeat(16),
+        "-o".into(),
+        out.display().to_string(),
+    ]);
+    let (code, stdout, stderr) = run_cli(&arguments).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(mode_of(&out), "600", "bundle");
+    app.stop().await;
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loose_database_files_are_tightened_when_the_store_opens() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    let args = app.args.clone();
+    let dir = app.stop().await;
+    let data_dir = args.store.data_dir.clone();
+    for name in ["traceledger.db", "traceledger.db-wal", "traceledger.db-shm"] {
+        let path = data_dir.join(name);
+        if !path.exists() {
+            std::fs::write(&path, b"").expect("create");
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
+    let app = traceledger::app::spawn(&args).await.expect("spawn on the old store");
+    assert_private_store(&data_dir, true);
+    app.stop().await.expect("stop");
+    drop(dir);
+}
+
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_directory_open_to_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = ServeArgs::for_data_dir(dir.path().join("shared"));
+    std::fs::create_dir(&args.store.data_dir).expect("mkdir");
+    std::fs::set_permissions(&args.store.data_dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+
+    let error = match traceledger::app::spawn(&args).await {
+        Ok(_) => panic!("the server started on a data directory readable by others"),
+        Err(error) => format!("{error:#}"),
+    };
+    assert!(error.contains("chmod 700"), "{error}");
+    assert!(
+        !args.store.data_dir.join("traceledger.db").exists(),
+        "nothing was written"
+    );
+
+    let mut arguments = vec!["keys".to_string(), "create".into()];
+    arguments.extend(store_cli_args(&args));
+    arguments.extend(["--tenant".into(), "default".into(), "--scope".into(), "ingest".into()]);
+    let (code, _, stderr) = run_cli(&arguments).await;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("chmod 700"), "{stderr}");
+
+    // Once the operator fixes the mode, it starts.
+    std::fs::set_permissions(&args.store.data_dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+    let app = traceledger::app::spawn(&args).await.expect("spawn");
+    assert_private_store(&args.store.data_dir, true);
+    app.stop().await.expect("stop");
 }
