@@ -231,10 +231,11 @@ pub async fn spawn(args: &ServeArgs) -> anyhow::Result<RunningApp> {
     })
 }
 
-/// Creates the data directory readable by its owner only (it holds content and the key).
+/// Creates the data directory readable by its owner only (it holds content and the key);
+/// refuses an existing one that group or others may access.
 fn create_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
     if path.exists() {
-        return Ok(());
+        return check_private_dir(path);
     }
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -246,4 +247,30 @@ fn create_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
     builder
         .create(path)
         .with_context(|| format!("creating data directory {}", path.display()))
+}
+
+/// Refuses a data directory that is not a directory or that group or others may access
+/// (they could read the database or swap files in it), like the signing key file.
+#[cfg(unix)]
+fn check_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let metadata = std::fs::metadata(path).with_context(|| format!("reading data directory {}", path.display()))?;
+    if !metadata.is_dir() {
+        anyhow::bail!("data directory {} is not a directory", path.display());
+    }
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        anyhow::bail!(
+            "data directory {} has mode {mode:o}; it holds every tenant's content and lookup secret and must not be \
+             accessible by group or others (chmod 700 {})",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private_dir(_path: &std::path::Path) -> anyhow::Result<()> {
+    Ok(())
 }
