@@ -8,10 +8,10 @@
 //! read or write fails, so hyper or tonic drops it and its file descriptor — when a
 //! deadline passes (see [`ConnectionState::deadline`]):
 //!
-//! * **header read**: a new connection must deliver a complete request head within
-//!   `header_read_timeout`; on a kept-alive HTTP/1 connection, so must the next request
-//!   once its first byte arrived. A client that connects and sends nothing, or trickles a
-//!   header, is closed.
+//! * **header read**: a new connection must deliver a complete request head (HTTP/2:
+//!   its connection preface) within `header_read_timeout`; on a kept-alive HTTP/1
+//!   connection, so must the next request once its first byte arrived. A client that
+//!   connects and sends nothing, or trickles a header, is closed.
 //! * **idle**: a connection with nothing in flight (HTTP/1 keep-alive; HTTP/2 or gRPC with
 //!   no open stream) is closed after `idle_timeout`.
 //! * **write stall**: a connection whose peer does not read what is written to it for
@@ -160,8 +160,9 @@ impl ConnectionState {
             let prefix = &bytes[..bytes.len().min(H2_PREFACE_START.len())];
             self.http2 = H2_PREFACE_START.starts_with(prefix);
         }
-        // HTTP/2 frames (pings, window updates) are not request heads; an HTTP/2
-        // connection has the header deadline until its first stream, then the idle one.
+        // HTTP/2 frames (pings, window updates) are not request heads: once its preface
+        // arrived, an HTTP/2 connection without a stream has the idle deadline (counted
+        // from its start or its last stream), like Go's and Envoy's idle timeouts.
         if self.http2 || self.in_flight > 0 || !self.served_any || self.head_started.is_some() {
             return false;
         }
@@ -215,7 +216,7 @@ impl ConnectionState {
             }
         };
         if self.in_flight == 0 {
-            if !self.served_any {
+            if !self.served_any && !self.http2 {
                 consider(self.idle_since, limits.header_read_timeout, CloseReason::HeaderRead);
             } else if let Some(head_started) = self.head_started {
                 consider(head_started, limits.header_read_timeout, CloseReason::HeaderRead);
@@ -943,6 +944,11 @@ mod tests {
         let start = Instant::now();
         let mut state = ConnectionState::new(start);
         state.on_read(start, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+        // After the preface, a connection without a stream waits under the idle deadline.
+        assert_eq!(
+            state.deadline(&limits()),
+            Some((start + Duration::from_secs(60), CloseReason::Idle))
+        );
         state.on_request_start();
         let done = start + Duration::from_secs(1);
         state.on_request_end(done);
