@@ -159,6 +159,10 @@ impl ConnectionState {
             self.seen_bytes = true;
             let prefix = &bytes[..bytes.len().min(H2_PREFACE_START.len())];
             self.http2 = H2_PREFACE_START.starts_with(prefix);
+            if self.http2 {
+                // From the header deadline to the idle one, which may be earlier.
+                return true;
+            }
         }
         // HTTP/2 frames (pings, window updates) are not request heads: once its preface
         // arrived, an HTTP/2 connection without a stream has the idle deadline (counted
@@ -901,6 +905,22 @@ mod tests {
             state.deadline(&limits()),
             Some((start + Duration::from_secs(10), CloseReason::HeaderRead))
         );
+    }
+
+    #[test]
+    fn every_change_that_can_bring_the_deadline_forward_is_reported() {
+        // The watchdog sleeps until the deadline it computed; a change that moves it
+        // earlier must wake it (on_read / on_write_pending return true).
+        let mut short_idle = limits();
+        short_idle.idle_timeout = Duration::from_secs(1);
+        let start = Instant::now();
+        let mut state = ConnectionState::new(start);
+        let at = |state: &ConnectionState| state.deadline(&short_idle).map(|(at, _)| at);
+        let before = at(&state);
+        assert!(state.on_read(start, b"PRI * HTTP/2.0\r\n\r\n"));
+        assert!(at(&state) < before);
+        let mut http1 = ConnectionState::new(start);
+        assert!(!http1.on_read(start, b"GET / HTTP/1.1\r\n"));
     }
 
     #[test]
