@@ -27,6 +27,10 @@ pub struct AppState {
     pub signing_key: SigningKey,
     /// Configuration.
     pub config: Arc<AppConfig>,
+    /// Cached answers of the public endpoints.
+    pub public: Arc<crate::api::ledger::PublicCache>,
+    /// Ingest admission: the in-flight memory budget and decode slots.
+    pub ingest: Arc<crate::ingest::admission::IngestControl>,
 }
 
 /// The parts of the configuration handlers need.
@@ -36,6 +40,8 @@ pub struct AppConfig {
     pub max_body_bytes: usize,
     /// Ingest limits.
     pub limits: crate::ingest::IngestLimits,
+    /// Largest OTLP/gRPC message after decompression.
+    pub grpc_max_message_bytes: usize,
     /// Storage settings.
     pub store: StoreArgs,
     /// Connection limits of each listener, fitted to the open-file limit.
@@ -75,9 +81,12 @@ pub async fn build(args: &ServeArgs) -> anyhow::Result<AppState> {
         config: Arc::new(AppConfig {
             max_body_bytes: args.max_body_bytes,
             limits: args.limits(),
+            grpc_max_message_bytes: args.grpc_max_message_bytes,
             store: args.store.clone(),
             connections,
         }),
+        public: Arc::default(),
+        ingest: crate::ingest::admission::IngestControl::new(args.ingest_memory_budget_bytes),
     })
 }
 

@@ -21,6 +21,8 @@ pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default cap of open connections per listener.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default largest OTLP/gRPC message after decompression (4 MiB, the OTel Collector's).
+pub const DEFAULT_GRPC_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Where the data lives.
 #[derive(Clone, clap::Args)]
@@ -132,6 +134,18 @@ pub struct ServeArgs {
     /// Lowered at start to fit the open-file limit.
     #[arg(long, env = "TRACELEDGER_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = parse_max_connections)]
     pub max_connections: usize,
+    /// Largest OTLP/gRPC message in bytes, after decompression (RESOURCE_EXHAUSTED above).
+    #[arg(long, env = "TRACELEDGER_GRPC_MAX_MESSAGE_BYTES", default_value_t = DEFAULT_GRPC_MAX_MESSAGE_BYTES)]
+    pub grpc_max_message_bytes: usize,
+    /// Memory all ingest requests in flight may hold together, bodies and their decoded
+    /// and normalized estimate (HTTP and gRPC): past it 429 / RESOURCE_EXHAUSTED with a
+    /// retry delay; a request that needs more than all of it gets 413.
+    #[arg(
+        long,
+        env = "TRACELEDGER_INGEST_MEMORY_BUDGET_BYTES",
+        default_value_t = crate::ingest::admission::DEFAULT_MEMORY_BUDGET_BYTES
+    )]
+    pub ingest_memory_budget_bytes: usize,
 }
 
 /// Parses a connection cap: a positive number.
@@ -184,6 +198,8 @@ impl ServeArgs {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            grpc_max_message_bytes: DEFAULT_GRPC_MAX_MESSAGE_BYTES,
+            ingest_memory_budget_bytes: crate::ingest::admission::DEFAULT_MEMORY_BUDGET_BYTES,
         }
     }
 

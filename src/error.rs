@@ -132,6 +132,7 @@ impl From<SubmitError> for ApiError {
         match error {
             SubmitError::Overloaded => ApiError::TooManyRequests("ingest queue is full; retry later".into(), 1),
             SubmitError::ShuttingDown => ApiError::Unavailable("server is shutting down; retry later".into(), 1),
+            SubmitError::Invalid { reason, .. } => ApiError::BadRequest(format!("record refused: {reason}")),
             SubmitError::Store(store) => match std::sync::Arc::try_unwrap(store) {
                 Ok(store) => store.into(),
                 Err(shared) if shared.is_unavailable() => {

@@ -50,6 +50,15 @@ pub enum SubmitError {
     /// The store failed; nothing of this request was committed.
     #[error(transparent)]
     Store(Arc<StoreError>),
+    /// An item could not become an entry that every reader can parse (nothing of this
+    /// request was queued).
+    #[error("item {position}: {reason}")]
+    Invalid {
+        /// Position of the item in the submission.
+        position: usize,
+        /// Why.
+        reason: crate::ledger::entry::EntryError,
+    },
 }
 
 struct Job {
@@ -87,6 +96,11 @@ impl Sequencer {
     pub async fn submit(&self, tenant: &Tenant, items: Vec<AppendItem>) -> Result<AppendReceipt, SubmitError> {
         if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(SubmitError::ShuttingDown);
+        }
+        // Refused here, before the item can share a commit with anyone else's.
+        for (position, item) in items.iter().enumerate() {
+            crate::ledger::entry::check_body_depth(&item.entry.body)
+                .map_err(|reason| SubmitError::Invalid { position, reason })?;
         }
         let (reply, answer) = oneshot::channel();
         let sender = self.sender_for(tenant).await?;

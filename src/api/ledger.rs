@@ -50,11 +50,17 @@ pub struct PublishedKey {
     summary = "Verifier keys (public)",
     description = "Every verifier key of every log, as C2SP signed-note verifier keys \
         `<origin>+<hex8 key hash>+<base64(0x01 || Ed25519 public key)>`. Retired keys stay \
-        published, so old checkpoints keep verifying. No API key needed.",
-    params(KeysQuery),
+        published, so old checkpoints keep verifying. No API key needed. The answer carries \
+        an `ETag`; a request with a matching `If-None-Match` gets 304.",
+    params(
+        KeysQuery,
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "An `ETag` of an earlier answer."),
+    ),
     responses(
         (status = 200, description = "The verifier keys.", body = super::openapi::KeyList,
+            headers(("ETag" = String, description = "Entity tag of this answer.")),
             example = json!(super::openapi::examples::key_list())),
+        (status = 304, description = "Unchanged since the answer whose `ETag` was sent in `If-None-Match`."),
         (status = 500, response = super::openapi::InternalError),
         (status = 503, response = super::openapi::Unavailable),
     ),
@@ -62,14 +68,94 @@ pub struct PublishedKey {
 pub async fn keys(
     State(state): State<AppState>,
     Query(query): Query<KeysQuery>,
-) -> Result<impl IntoResponse, ApiError> {
-    let tenants = state.store.tenants().await?;
-    let signing_keys = state.store.signing_keys().await?;
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    // Public and unauthenticated: one indexed query per call; the directory itself is
+    // walked only when it changed.
+    let stamp = state.store.directory_stamp().await?;
+    let directory = state.public.keys(stamp, state.store.as_ref()).await?;
+    let (body, etag) = match &query.origin {
+        None => (directory.body.clone(), directory.etag.clone()),
+        Some(origin) => {
+            let selected: Vec<&PublishedKey> = directory.keys.iter().filter(|key| &key.origin == origin).collect();
+            let body = serde_json::to_vec(&serde_json::json!({ "keys": selected }))
+                .map_err(|error| ApiError::Internal(error.into()))?;
+            let etag = etag_of(&body);
+            (axum::body::Bytes::from(body), etag)
+        }
+    };
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.split(',').any(|candidate| candidate.trim() == etag));
+    let mut response = if not_modified {
+        axum::http::StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    };
+    if let Ok(value) = axum::http::HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    Ok(response)
+}
+
+/// A strong entity tag of a response body.
+fn etag_of(body: &[u8]) -> String {
+    use sha2::Digest;
+    format!("\"{}\"", hex::encode(&sha2::Sha256::digest(body)[..16]))
+}
+
+/// Answers of public endpoints kept between calls, so unauthenticated traffic cannot make
+/// every call walk every tenant.
+#[derive(Default)]
+pub struct PublicCache {
+    keys: tokio::sync::Mutex<Option<std::sync::Arc<KeyDirectory>>>,
+}
+
+/// The published keys of every log and their serialized answer.
+pub struct KeyDirectory {
+    /// The [`crate::store::Store::directory_stamp`] it was built at.
+    pub stamp: [i64; 3],
+    /// Every published key.
+    pub keys: Vec<PublishedKey>,
+    /// `{"keys": [...]}` of all of them.
+    pub body: axum::body::Bytes,
+    /// Entity tag of `body`.
+    pub etag: String,
+}
+
+impl PublicCache {
+    /// The key directory at `stamp`, rebuilt from `store` only when the stamp moved. One
+    /// caller rebuilds; the others wait for its answer.
+    pub async fn keys(
+        &self,
+        stamp: [i64; 3],
+        store: &dyn crate::store::Store,
+    ) -> Result<std::sync::Arc<KeyDirectory>, ApiError> {
+        let mut slot = self.keys.lock().await;
+        if let Some(directory) = slot.as_ref().filter(|directory| directory.stamp == stamp) {
+            return Ok(directory.clone());
+        }
+        let keys = published_keys(store).await?;
+        let body = serde_json::to_vec(&serde_json::json!({ "keys": keys }))
+            .map_err(|error| ApiError::Internal(error.into()))?;
+        let directory = std::sync::Arc::new(KeyDirectory {
+            stamp,
+            etag: etag_of(&body),
+            keys,
+            body: body.into(),
+        });
+        *slot = Some(directory.clone());
+        Ok(directory)
+    }
+}
+
+/// Every verifier key of every log.
+async fn published_keys(store: &dyn crate::store::Store) -> Result<Vec<PublishedKey>, ApiError> {
+    let tenants = store.tenants().await?;
+    let signing_keys = store.signing_keys().await?;
     let mut published = Vec::new();
     for tenant in tenants {
-        if query.origin.as_deref().is_some_and(|origin| origin != tenant.origin) {
-            continue;
-        }
         for key in &signing_keys {
             let Ok(bytes) = <[u8; 32]>::try_from(key.public_key.as_slice()) else {
                 continue;
@@ -85,7 +171,7 @@ pub async fn keys(
             });
         }
     }
-    Ok(Json(serde_json::json!({ "keys": published })))
+    Ok(published)
 }
 
 /// `GET /v1/ledger/checkpoint` — the latest signed checkpoint (text/plain).
@@ -168,18 +254,29 @@ pub async fn entries(
 ) -> Result<impl IntoResponse, ApiError> {
     let tenant = caller.require(Scope::AuditRead)?;
     let Query(query) = query.map_err(|error| ApiError::BadRequest(format!("invalid query: {}", error.body_text())))?;
+    // Indexes are stored as signed 64-bit integers; no entry can lie beyond that.
+    if i64::try_from(query.start).is_err() {
+        return Err(ApiError::BadRequest(format!(
+            "start {} is above the largest possible index {}",
+            query.start,
+            i64::MAX
+        )));
+    }
     if query.start > query.end {
         return Err(ApiError::BadRequest(format!(
             "start {} is after end {}",
             query.start, query.end
         )));
     }
-    let end = query.end.min(query.start.saturating_add(MAX_ENTRIES_PAGE));
+    let end = query
+        .end
+        .min(query.start.saturating_add(MAX_ENTRIES_PAGE))
+        .min(i64::MAX as u64);
     let rows = state.store.entries(tenant, query.start, end).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let entry: serde_json::Value =
-            serde_json::from_slice(&row.entry_bytes).map_err(|error| ApiError::Internal(error.into()))?;
+        let entry = crate::ledger::entry::parse_entry_value(&row.entry_bytes)
+            .map_err(|error| ApiError::Internal(anyhow::anyhow!("entry {}: {error}", row.index)))?;
         out.push(serde_json::json!({
             "index": row.index,
             "entry": entry,

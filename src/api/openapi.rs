@@ -431,6 +431,10 @@ pub struct OtlpLogsPartialSuccess {
 pub struct ProvenanceSearchResult {
     /// SHA-256 (hex) of the output text, when searched by `output` or `output_sha256`.
     pub output_sha256: Option<String>,
+    /// Which form of the searched output matched: `exact` (byte for byte) or `normalized`
+    /// (after Unicode NFC, unified newlines, collapsed whitespace and removal of zero-width
+    /// characters on both sides); null when nothing matched or the search was by trace id.
+    pub matched: Option<crate::provenance::lookup::MatchedForm>,
     /// One report per matching trace (at most 20).
     pub results: Vec<ProvenanceReport>,
 }

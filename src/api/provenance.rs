@@ -59,7 +59,7 @@ pub async fn search(
 ) -> Result<Json<Value>, ApiError> {
     let tenant = caller.require(Scope::AuditRead)?.clone();
     let Json(request) = body.map_err(|error| ApiError::BadRequest(error.body_text()))?;
-    let selection = select(state.store.as_ref(), &tenant, &request).await?;
+    let selection = select(state.store.as_ref(), &tenant, &request, true).await?;
     let reveal = has_scope(&caller.0, Scope::AuditContent);
     let Some(checkpoint) = latest_checkpoint(state.store.as_ref(), &state.signing_key, &tenant).await? else {
         return Ok(Json(json!({"results": []})));
@@ -88,6 +88,7 @@ pub async fn search(
     tracing::info!(tenant = %tenant.name, key = %caller.0.id, results = results.len(), "provenance search");
     Ok(Json(json!({
         "output_sha256": selection.output_sha256.map(hex::encode),
+        "matched": selection.matched_form,
         "results": results,
     })))
 }

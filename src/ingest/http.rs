@@ -1,11 +1,18 @@
-//! `POST /v1/traces` (and Langfuse's `POST /api/public/otel/v1/traces`): the OTLP/HTTP
-//! adapter. Decode, hand to [`super::service`], answer in the request's encoding.
+//! `POST /v1/traces` (and Langfuse's `POST /api/public/otel/v1/traces`) and
+//! `POST /v1/logs`: the OTLP/HTTP adapter. Authenticate, read the body under the memory
+//! budget, hand it to [`super::admission`] and [`super::service`], answer in the
+//! request's encoding.
 
-use axum::body::Body;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 
+use super::admission::{admit, Compression, Export, Logs, RawExport, Traces};
+use super::budget::Reservation;
 use super::otlp::{self, DecodeError, Encoding};
 use crate::api::auth::Caller;
 use crate::app::AppState;
@@ -66,14 +73,7 @@ pub async fn export_traces(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let tenant = caller.require(Scope::Ingest)?.clone();
-    let (encoding, decoded_body) = read_otlp_body(&state, &headers, body).await?;
-    let request = otlp::decode_trace_request(&decoded_body, encoding).map_err(decode_error)?;
-    let response = super::service::ingest_traces(&state, &tenant, request).await?;
-    Ok(otlp_response(
-        otlp::encode_trace_response(&response, encoding),
-        encoding,
-    ))
+    export::<Traces>(state, caller, headers, body).await
 }
 
 /// Handles an OTLP/HTTP logs export (`POST /v1/logs`).
@@ -123,19 +123,36 @@ pub async fn export_logs(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let tenant = caller.require(Scope::Ingest)?.clone();
-    let (encoding, decoded_body) = read_otlp_body(&state, &headers, body).await?;
-    let request = otlp::decode_logs_request(&decoded_body, encoding).map_err(decode_error)?;
-    let response = super::service::ingest_logs(&state, &tenant, request).await?;
-    Ok(otlp_response(otlp::encode_logs_response(&response, encoding), encoding))
+    export::<Logs>(state, caller, headers, body).await
 }
 
-/// Checks the content type, reads the body within the limit and gunzips it if needed.
+/// Authenticated (the `Caller` extractor ran before the body was touched), then: the
+/// body read under the memory budget, admitted, committed. The reservation is held
+/// until the response is built.
+async fn export<E: Export>(
+    state: AppState,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let tenant = caller.require(Scope::Ingest)?.clone();
+    let reservation = Arc::new(state.ingest.budget().reservation());
+    let raw = read_otlp_body(&state, &headers, body, &reservation).await?;
+    let encoding = raw.encoding;
+    let prepared = admit::<E>(&state, raw, &reservation).await?;
+    let response = E::commit(&state, &tenant, prepared).await?;
+    Ok(otlp_response(otlp::encode_response(&response, encoding), encoding))
+}
+
+/// Checks the content type and encoding, then reads the body within the body limit and
+/// the memory budget: a `Content-Length` is reserved before the first byte is read,
+/// a body without one is reserved as it arrives.
 pub async fn read_otlp_body(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(Encoding, Vec<u8>), ApiError> {
+    reservation: &Reservation,
+) -> Result<RawExport, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -145,30 +162,57 @@ pub async fn read_otlp_body(
             "unsupported Content-Type {content_type:?}: use application/x-protobuf or application/json"
         ))
     })?;
-    let limit = state.config.max_body_bytes;
-    let raw = axum::body::to_bytes(body, limit).await.map_err(|error| {
-        if is_length_limit(&error) {
-            ApiError::PayloadTooLarge(format!("request body exceeds {limit} bytes"))
-        } else {
-            ApiError::BadRequest(format!("could not read request body: {error}"))
-        }
-    })?;
     let content_encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("identity")
         .trim()
         .to_ascii_lowercase();
-    let decoded = match content_encoding.as_str() {
-        "" | "identity" => raw.to_vec(),
-        "gzip" => otlp::gunzip(&raw, limit).map_err(decode_error)?,
+    let compression = match content_encoding.as_str() {
+        "" | "identity" => Compression::Identity,
+        "gzip" => Compression::Gzip,
         other => {
             return Err(ApiError::UnsupportedMediaType(format!(
                 "unsupported Content-Encoding {other:?}: use gzip or none"
             )))
         }
     };
-    Ok((encoding, decoded))
+    let limit = state.config.max_body_bytes;
+    let too_large = || ApiError::PayloadTooLarge(format!("request body exceeds {limit} bytes"));
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<usize>().ok());
+    let mut raw = Vec::new();
+    if let Some(length) = declared {
+        if length > limit {
+            return Err(too_large());
+        }
+        reservation.grow_to(length)?;
+        raw.reserve_exact(length);
+    }
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| ApiError::BadRequest(format!("could not read request body: {error}")))?;
+        let Ok(data) = frame.into_data() else { continue };
+        let needed = raw.len() + data.len();
+        if needed > limit {
+            return Err(too_large());
+        }
+        if needed > raw.capacity() {
+            // Grow as a vector does, but reserve the memory before allocating it.
+            let capacity = needed.max(raw.capacity() * 2).min(limit);
+            reservation.grow_to(capacity)?;
+            raw.reserve_exact(capacity - raw.len());
+        }
+        raw.extend_from_slice(&data);
+    }
+    Ok(RawExport {
+        bytes: Bytes::from(raw),
+        encoding,
+        compression,
+        inflate_limit: limit,
+    })
 }
 
 /// A 200 response with an encoded OTLP message.
@@ -188,15 +232,4 @@ pub fn decode_error(error: DecodeError) -> ApiError {
         }
         other => ApiError::BadRequest(other.to_string()),
     }
-}
-
-fn is_length_limit(error: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(current) = source {
-        if current.is::<http_body_util::LengthLimitError>() {
-            return true;
-        }
-        source = current.source();
-    }
-    false
 }

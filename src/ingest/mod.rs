@@ -1,21 +1,31 @@
 //! Ingest: OTLP bytes in, pending ledger entries out.
 //!
 //! * [`otlp`] — pure decoding of OTLP/HTTP bodies (protobuf or JSON, optionally gzip).
+//! * [`wire`] — a pure walk over the wire bytes of an export: counts spans or log
+//!   records and estimates the decoded and normalized memory, before anything is built.
+//! * [`budget`] — the in-flight ingest memory budget shared by every request.
+//! * [`admission`] — the same for both transports: inflate, walk, reserve, decode and
+//!   normalize on the blocking pool under the budget.
 //! * [`normalize`] — pure, table-driven mapping of one OTLP span to the canonical span
 //!   entry body: span kind, GenAI summary, content fields replaced by commitments.
-//! * [`service`] — the transport-independent ingest of one decoded request: limits,
-//!   normalization, the sequencer, the OTLP response.
+//! * [`service`] — the transport-independent commit of one normalized request:
+//!   linking, the sequencer, the OTLP response.
 //! * [`http`] — the axum adapter for `POST /v1/traces` (and the Langfuse OTel path).
-//! * [`grpc`] — the tonic adapter for `TraceService/Export`.
+//! * [`grpc`] — the tonic adapter for `TraceService/Export` and `LogsService/Export`:
+//!   authentication before the message is read.
 //!
-//! The adapters decode, call [`prepare_spans`], hand the result to the tenant's
-//! sequencer and answer only when the sequencer says the batch is durable.
+//! The adapters authenticate, read the bytes under the budget, [`admission::admit`]
+//! them, hand the result to the tenant's sequencer and answer only when the sequencer
+//! says the batch is durable.
 
+pub mod admission;
+pub mod budget;
 pub mod grpc;
 pub mod http;
 pub mod normalize;
 pub mod otlp;
 pub mod service;
+pub mod wire;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -285,7 +295,13 @@ pub fn prepare_spans_with(
                     continue;
                 }
                 let mut sink = ContentSink::new();
-                match normalize::normalize_span(&context, span, &mut sink) {
+                let normalized = normalize::normalize_span(&context, span, &mut sink).and_then(|normalized| {
+                    // The link added later nests no deeper than the body already does.
+                    crate::ledger::entry::check_body_depth(&normalized.body)
+                        .map_err(|error| format!("attribute values nest too deep: {error}"))?;
+                    Ok(normalized)
+                });
+                match normalized {
                     Ok(normalized) => accepted.push(normalized),
                     Err(reason) => rejected.push(SpanRejection {
                         index: position,
@@ -354,7 +370,12 @@ pub fn prepare_logs_with(
                     continue;
                 }
                 let mut sink = ContentSink::new();
-                match normalize::normalize_log_record(&context, record, &mut sink) {
+                let normalized = normalize::normalize_log_record(&context, record, &mut sink).and_then(|normalized| {
+                    crate::ledger::entry::check_body_depth(&normalized.body)
+                        .map_err(|error| format!("attribute values nest too deep: {error}"))?;
+                    Ok(normalized)
+                });
+                match normalized {
                     Ok(normalized) => {
                         // Fingerprint of the record exactly as sent, with its resource and
                         // scope: a retried export sends the same bytes.

@@ -674,6 +674,16 @@ fn build_normalized_span(
             span.end_time_unix_nano, span.start_time_unix_nano
         ));
     }
+    // Times are indexed as signed 64-bit integers (both databases): refuse what would not
+    // fit instead of indexing it as something else.
+    for (field, value) in [
+        ("start_time_unix_nano", span.start_time_unix_nano),
+        ("end_time_unix_nano", span.end_time_unix_nano),
+    ] {
+        if i64::try_from(value).is_err() {
+            return Err(format!("{field} {value} is at or beyond 2^63 ns (after the year 2262)"));
+        }
+    }
     if !(0..=MAX_OTEL_SPAN_KIND).contains(&span.kind) {
         return Err(format!(
             "span kind {} is not a valid OTLP SpanKind (0-{MAX_OTEL_SPAN_KIND})",

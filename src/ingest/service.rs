@@ -1,39 +1,23 @@
-//! One decoded ExportTraceServiceRequest in, an OTLP response out — the same for the
-//! HTTP and the gRPC adapter. The response is returned only once every accepted span is
-//! durable.
+//! One normalized export request in, an OTLP response out — the same for the HTTP and
+//! the gRPC adapter. The response is returned only once every accepted span is durable.
 
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
 
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
-
-use super::{count_log_records, count_spans, prepare_logs_with, prepare_spans_with, NormalizedSpan};
+use super::normalize::NormalizedLog;
+use super::{LogRejection, NormalizedSpan, SpanRejection};
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::provenance::governance::Linker;
 use crate::store::{AppendItem, Tenant};
 
-/// Ingests a decoded trace export for `tenant`.
-pub async fn ingest_traces(
+/// Commits a normalized trace export for `tenant` (see [`super::admission`] for how it
+/// was decoded and normalized); answers once every accepted span is durable.
+pub async fn commit_traces(
     state: &AppState,
     tenant: &Tenant,
-    request: ExportTraceServiceRequest,
+    (accepted, rejected): (Vec<NormalizedSpan>, Vec<SpanRejection>),
 ) -> Result<ExportTraceServiceResponse, ApiError> {
-    let limits = state.config.limits;
-    let span_count = count_spans(&request);
-    if span_count > limits.max_items_per_request {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "request carries {span_count} spans, above the limit of {}; send smaller batches",
-            limits.max_items_per_request
-        )));
-    }
-    // Normalizing hashes and encodes every span: keep it off the async workers.
-    let (accepted, rejected) = tokio::task::spawn_blocking(move || prepare_spans_with(&request, &limits))
-        .await
-        .map_err(|error| ApiError::Internal(error.into()))?;
     if accepted.is_empty() && !rejected.is_empty() {
         return Err(ApiError::BadRequest(format!(
             "all {} spans were rejected: {}",
@@ -70,18 +54,7 @@ pub async fn ingest_traces(
 pub fn span_append_item(tenant: &Tenant, span: NormalizedSpan, linker: &Linker) -> AppendItem {
     let trace_id = span.trace_id.to_hex();
     let span_id = span.span_id.to_hex();
-    let mut output_digests: Vec<[u8; 32]> = span
-        .outputs
-        .iter()
-        .map(|output| crate::audit::output_digest(&tenant.lookup_secret, output))
-        .collect();
-    if span.outputs.len() > 1 {
-        // An answer delivered in several parts (messages, choices) is also findable whole.
-        for separator in ["", "\n"] {
-            let joined = span.outputs.join(separator);
-            output_digests.push(crate::audit::output_digest(&tenant.lookup_secret, &joined));
-        }
-    }
+    let output_digests = crate::provenance::lookup::output_index_digests(&tenant.lookup_secret, &span.outputs);
     let start_ns = i64::try_from(span.start_time_unix_nano).unwrap_or(i64::MAX);
     let link = linker.link(&span.body, start_ns);
     let mut body = span.body;
@@ -122,24 +95,13 @@ pub fn summarize_rejections<T: std::fmt::Display>(rejected: &[T]) -> String {
     parts.join("; ")
 }
 
-/// Ingests a decoded logs export for `tenant`: each record becomes a `log` entry linked
-/// to its span by trace and span id, content committed like span content.
-pub async fn ingest_logs(
+/// Commits a normalized logs export for `tenant`: each record becomes a `log` entry
+/// linked to its span by trace and span id, content committed like span content.
+pub async fn commit_logs(
     state: &AppState,
     tenant: &Tenant,
-    request: ExportLogsServiceRequest,
+    (accepted, rejected): (Vec<(NormalizedLog, [u8; 32])>, Vec<LogRejection>),
 ) -> Result<ExportLogsServiceResponse, ApiError> {
-    let limits = state.config.limits;
-    let record_count = count_log_records(&request);
-    if record_count > limits.max_items_per_request {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "request carries {record_count} log records, above the limit of {}; send smaller batches",
-            limits.max_items_per_request
-        )));
-    }
-    let (accepted, rejected) = tokio::task::spawn_blocking(move || prepare_logs_with(&request, &limits))
-        .await
-        .map_err(|error| ApiError::Internal(error.into()))?;
     if accepted.is_empty() && !rejected.is_empty() {
         return Err(ApiError::BadRequest(format!(
             "all {} log records were rejected: {}",
@@ -152,11 +114,7 @@ pub async fn ingest_logs(
         let items = accepted
             .into_iter()
             .map(|(log, fingerprint)| AppendItem {
-                output_digests: log
-                    .outputs
-                    .iter()
-                    .map(|output| crate::audit::output_digest(&tenant.lookup_secret, output))
-                    .collect(),
+                output_digests: crate::provenance::lookup::output_index_digests(&tenant.lookup_secret, &log.outputs),
                 entry: crate::ledger::batch::PendingEntry {
                     entry_type: "log".into(),
                     body: log.body,

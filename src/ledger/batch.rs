@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::entry::{leaf_hash, prev_field, EntryError, EntryRef, ENTRY_VERSION};
+use super::entry::{check_sealed_bytes, leaf_hash, prev_field, EntryError, EntryRef, ENTRY_VERSION};
 use super::merkle::{self, leaf_stored_index, MapHashReader, MerkleError};
 use super::Hash;
 
@@ -123,6 +123,8 @@ pub fn seal_batch<'a>(
             body: &item.body,
         };
         let entry_bytes = entry.to_canonical_bytes()?;
+        // Nothing is committed that a stock JSON parser cannot read back.
+        check_sealed_bytes(&entry_bytes)?;
         let leaf = leaf_hash(&entry_bytes);
         let created = {
             let reader = MapHashReader::new(&hashes);
@@ -222,6 +224,23 @@ mod tests {
         assert_eq!(decoded[1].prev, hex::encode(sealed.entries[0].leaf_hash.0));
         assert_eq!(decoded[2].index, 2);
         assert_eq!(sealed.entries[2].index, 2);
+    }
+
+    #[test]
+    fn an_entry_too_deep_for_readers_is_never_sealed() {
+        let mut body = json!("leaf");
+        for _ in 0..crate::ledger::entry::MAX_ENTRY_DEPTH {
+            body = json!([body]);
+        }
+        let deep = PendingEntry {
+            entry_type: "span".into(),
+            body,
+        };
+        let result = seal_batch("o", LogHead::EMPTY, "t", [&deep], &HashMap::new());
+        assert!(
+            matches!(result, Err(SealError::Entry(EntryError::TooDeep { .. }))),
+            "{result:?}"
+        );
     }
 
     #[test]

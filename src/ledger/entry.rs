@@ -7,6 +7,16 @@
 //! `v`, `index` (and `len` in content commitments) are JSON numbers as in the contract;
 //! every OTLP 64-bit integer inside `body` (nanosecond times, token counts, int attributes)
 //! is a decimal string so no verifier ever loses precision.
+//!
+//! # Nesting
+//!
+//! Common JSON parsers refuse deep nesting (serde_json stops at 128 levels), so an entry
+//! they cannot parse would make the log unverifiable for everyone. Writers therefore
+//! refuse any entry nested deeper than [`MAX_ENTRY_DEPTH`] levels (the entry object itself
+//! is level 1) and check before commit that the sealed bytes parse back
+//! ([`check_sealed_bytes`]). Readers are more lenient than writers: [`parse_entry_value`]
+//! and [`Entry::from_canonical_bytes`] accept up to [`MAX_READ_DEPTH`] levels, on a grown
+//! stack, so entries written before the limit existed stay readable.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -15,6 +25,22 @@ use super::{hash_from_hex, hash_hex, Hash};
 
 /// The entry format version this code writes and reads.
 pub const ENTRY_VERSION: u64 = 1;
+
+/// Deepest nesting of an entry that writers accept, counting the entry object as level 1
+/// (so a body may nest `MAX_ENTRY_DEPTH - 1` levels). Far below the 128 levels of
+/// serde_json's default limit and the limits of other common parsers, so every outside
+/// verifier can parse every entry.
+pub const MAX_ENTRY_DEPTH: usize = 64;
+
+/// Deepest nesting readers accept. Entries written before [`MAX_ENTRY_DEPTH`] was enforced
+/// nest at most about 270 levels (64 levels of OTLP `kvlistValue`, four JSON levels each).
+pub const MAX_READ_DEPTH: usize = 512;
+
+/// Nesting up to which parsing runs on the caller's stack with serde_json's own limit.
+const SHALLOW_DEPTH: usize = 100;
+
+/// Stack given to the parsing and re-encoding of a deeper entry.
+const DEEP_STACK_BYTES: usize = 32 * 1024 * 1024;
 
 /// Errors met while decoding or checking an entry.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -29,6 +55,14 @@ pub enum EntryError {
     /// The entry's version is not one this code understands.
     #[error("unsupported entry version {0}")]
     UnsupportedVersion(u64),
+    /// The entry nests deeper than the limit.
+    #[error("entry is nested {depth} levels deep, above the limit of {limit}")]
+    TooDeep {
+        /// Nesting depth of the entry (the entry object is level 1).
+        depth: usize,
+        /// The limit that applies.
+        limit: usize,
+    },
 }
 
 /// The fields every entry carries; `body` is type-specific.
@@ -95,25 +129,141 @@ impl Entry {
     }
 
     /// Parses entry bytes, insisting that they are exactly the canonical encoding.
+    /// Accepts nesting up to [`MAX_READ_DEPTH`].
     pub fn from_canonical_bytes(bytes: &[u8]) -> Result<Entry, EntryError> {
-        let entry: Entry = serde_json::from_slice(bytes).map_err(|error| EntryError::Malformed(error.to_string()))?;
-        if entry.v != ENTRY_VERSION {
-            return Err(EntryError::UnsupportedVersion(entry.v));
-        }
-        // Re-encode through a generic value so unknown extra fields also count.
-        let value: Value = serde_json::from_slice(bytes).map_err(|error| EntryError::Malformed(error.to_string()))?;
-        let canonical =
-            serde_json_canonicalizer::to_vec(&value).map_err(|error| EntryError::Malformed(error.to_string()))?;
-        if canonical != bytes {
-            return Err(EntryError::NotCanonical);
-        }
-        Ok(entry)
+        with_stack_for(bytes, || {
+            // Re-encode through a generic value so unknown extra fields also count.
+            let value: Value = parse_unbounded(bytes)?;
+            let canonical =
+                serde_json_canonicalizer::to_vec(&value).map_err(|error| EntryError::Malformed(error.to_string()))?;
+            if canonical != bytes {
+                return Err(EntryError::NotCanonical);
+            }
+            let entry: Entry =
+                serde_json::from_value(value).map_err(|error| EntryError::Malformed(error.to_string()))?;
+            if entry.v != ENTRY_VERSION {
+                return Err(EntryError::UnsupportedVersion(entry.v));
+            }
+            Ok(entry)
+        })
     }
 
     /// The `prev` field as a hash, if well-formed.
     pub fn prev_hash(&self) -> Option<Hash> {
         hash_from_hex(&self.prev)
     }
+}
+
+/// Parses stored entry bytes (or any JSON written by the ledger) into a generic value,
+/// accepting nesting up to [`MAX_READ_DEPTH`]. Readers use this instead of
+/// `serde_json::from_slice`, whose 128-level limit an old entry may exceed.
+pub fn parse_entry_value(bytes: &[u8]) -> Result<Value, EntryError> {
+    with_stack_for(bytes, || parse_unbounded(bytes))
+}
+
+/// The nesting depth of `value`: 0 for a scalar, 1 for a flat array or object.
+/// Iterative, so it cannot overflow the stack whatever the input.
+pub fn json_depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut pending: Vec<(&Value, usize)> = vec![(value, 0)];
+    while let Some((current, depth)) = pending.pop() {
+        match current {
+            Value::Array(items) => {
+                deepest = deepest.max(depth + 1);
+                pending.extend(items.iter().map(|item| (item, depth + 1)));
+            }
+            Value::Object(object) => {
+                deepest = deepest.max(depth + 1);
+                pending.extend(object.values().map(|item| (item, depth + 1)));
+            }
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Refuses a body that would make an entry deeper than [`MAX_ENTRY_DEPTH`]: writers call
+/// it before an entry is queued, so one request cannot poison the log for every reader.
+pub fn check_body_depth(body: &Value) -> Result<(), EntryError> {
+    let depth = json_depth(body) + 1;
+    if depth > MAX_ENTRY_DEPTH {
+        return Err(EntryError::TooDeep {
+            depth,
+            limit: MAX_ENTRY_DEPTH,
+        });
+    }
+    Ok(())
+}
+
+/// The last check before sealed bytes are committed: they nest no deeper than
+/// [`MAX_ENTRY_DEPTH`] and parse back with a stock parser at its default limits.
+pub fn check_sealed_bytes(bytes: &[u8]) -> Result<(), EntryError> {
+    let depth = bytes_depth(bytes);
+    if depth > MAX_ENTRY_DEPTH {
+        return Err(EntryError::TooDeep {
+            depth,
+            limit: MAX_ENTRY_DEPTH,
+        });
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .map(|_| ())
+        .map_err(|error| EntryError::Malformed(error.to_string()))
+}
+
+/// The nesting depth of JSON text, by a scan that skips strings (no parsing, no
+/// allocation). Exact for valid JSON; only a bound for anything else.
+fn bytes_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in bytes {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Runs `parse` on the caller's stack for ordinary entries, on a grown stack for deep
+/// ones, and refuses entries deeper than [`MAX_READ_DEPTH`] without parsing them.
+fn with_stack_for<T>(bytes: &[u8], parse: impl FnOnce() -> Result<T, EntryError>) -> Result<T, EntryError> {
+    let depth = bytes_depth(bytes);
+    if depth <= SHALLOW_DEPTH {
+        return parse();
+    }
+    if depth > MAX_READ_DEPTH {
+        return Err(EntryError::TooDeep {
+            depth,
+            limit: MAX_READ_DEPTH,
+        });
+    }
+    stacker::grow(DEEP_STACK_BYTES, parse)
+}
+
+/// serde_json without its recursion limit; only called once the depth is known to be
+/// bounded by [`MAX_READ_DEPTH`] (and on a grown stack when deep).
+fn parse_unbounded<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, EntryError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    deserializer.disable_recursion_limit();
+    let value = T::deserialize(&mut deserializer).map_err(|error| EntryError::Malformed(error.to_string()))?;
+    deserializer
+        .end()
+        .map_err(|error| EntryError::Malformed(error.to_string()))?;
+    Ok(value)
 }
 
 /// `SHA-256(0x00 || entry_bytes)`: the RFC 6962 leaf hash of an entry.
@@ -169,6 +319,59 @@ mod tests {
         hasher.update(b"abc");
         let expected: [u8; 32] = hasher.finalize().into();
         assert_eq!(leaf_hash(b"abc").0, expected);
+    }
+
+    /// An entry whose body nests `levels` arrays deep, as canonical bytes.
+    fn nested_entry_bytes(levels: usize) -> Vec<u8> {
+        let mut body = json!("leaf");
+        for _ in 0..levels {
+            body = json!({ "k": [body] });
+        }
+        let mut entry = sample();
+        entry.body = body;
+        entry.to_canonical_bytes().unwrap()
+    }
+
+    #[test]
+    fn deep_entries_written_before_the_limit_stay_readable() {
+        // 2 levels per step: about 270 levels, like a 64-level kvlist written by an old
+        // version. serde_json alone refuses it.
+        let bytes = nested_entry_bytes(135);
+        assert!(serde_json::from_slice::<Value>(&bytes).is_err());
+        let entry = Entry::from_canonical_bytes(&bytes).unwrap();
+        assert_eq!(json_depth(&entry.body), 270);
+        assert_eq!(json_depth(&parse_entry_value(&bytes).unwrap()), 271);
+        assert!(matches!(
+            Entry::from_canonical_bytes(&nested_entry_bytes(300)),
+            Err(EntryError::TooDeep {
+                depth: 601,
+                limit: MAX_READ_DEPTH
+            })
+        ));
+    }
+
+    #[test]
+    fn writers_refuse_what_stock_parsers_cannot_read() {
+        let mut body = json!(1);
+        for _ in 0..(MAX_ENTRY_DEPTH - 1) {
+            body = json!([body]);
+        }
+        assert_eq!(check_body_depth(&body), Ok(()));
+        let deeper = json!([body]);
+        assert_eq!(
+            check_body_depth(&deeper),
+            Err(EntryError::TooDeep {
+                depth: MAX_ENTRY_DEPTH + 1,
+                limit: MAX_ENTRY_DEPTH
+            })
+        );
+        assert_eq!(check_sealed_bytes(&nested_entry_bytes(31)), Ok(()));
+        assert!(matches!(
+            check_sealed_bytes(&nested_entry_bytes(32)),
+            Err(EntryError::TooDeep { depth: 65, .. })
+        ));
+        // Braces inside strings do not count.
+        assert_eq!(bytes_depth(br#"{"a":"[[[{{{\"[[","b":[1]}"#), 2);
     }
 
     #[test]

@@ -37,7 +37,9 @@ pub enum EvidenceError {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchRequest {
-    /// The output text exactly as the application returned it.
+    /// The output text as the application returned it; if no output matches byte for byte,
+    /// its normalized form is looked up (Unicode NFC, unified newlines, collapsed
+    /// whitespace, zero-width characters removed) and the answer says which form matched.
     #[serde(default)]
     pub output: Option<String>,
     /// SHA-256 (hex) of the output text.
@@ -54,6 +56,8 @@ pub struct Selection {
     pub traces: Vec<(String, Vec<u64>)>,
     /// SHA-256 of the output text, when selected by output.
     pub output_sha256: Option<[u8; 32]>,
+    /// Which form of the output matched, when selected by output and found.
+    pub matched_form: Option<crate::provenance::lookup::MatchedForm>,
 }
 
 fn parse_sha256(text: &str) -> Result<[u8; 32], EvidenceError> {
@@ -64,8 +68,16 @@ fn parse_sha256(text: &str) -> Result<[u8; 32], EvidenceError> {
         .map_err(|_| EvidenceError::BadRequest("output_sha256 must be 64 hex digits".into()))
 }
 
-/// Resolves a search request to traces (shared with exports).
-pub async fn select(store: &dyn Store, tenant: &Tenant, request: &SearchRequest) -> Result<Selection, EvidenceError> {
+/// Resolves a search request to traces (shared with exports). An output text that is
+/// not found byte for byte is looked up by its normalized form
+/// ([`crate::provenance::lookup`]) when `allow_normalized`.
+pub async fn select(
+    store: &dyn Store,
+    tenant: &Tenant,
+    request: &SearchRequest,
+    allow_normalized: bool,
+) -> Result<Selection, EvidenceError> {
+    use crate::provenance::lookup::{normalized_digest, MatchedForm};
     use sha2::Digest;
     let given = [
         request.output.is_some(),
@@ -82,6 +94,7 @@ pub async fn select(store: &dyn Store, tenant: &Tenant, request: &SearchRequest)
         return Ok(Selection {
             traces: vec![(trace_id.to_hex(), Vec::new())],
             output_sha256: None,
+            matched_form: None,
         });
     }
     let output_sha256: [u8; 32] = match (&request.output, &request.output_sha256) {
@@ -90,11 +103,18 @@ pub async fn select(store: &dyn Store, tenant: &Tenant, request: &SearchRequest)
         (None, None) => return Err(EvidenceError::BadRequest("no selector".into())),
     };
     let digest = crate::audit::output_digest_from_sha256(&tenant.lookup_secret, &output_sha256);
-    let indexes = store.output_entries(tenant, &digest).await?;
+    let mut indexes = store.output_entries(tenant, &digest).await?;
+    let mut matched_form = (!indexes.is_empty()).then_some(MatchedForm::Exact);
+    if let (true, None, Some(text)) = (allow_normalized, matched_form, &request.output) {
+        indexes = store
+            .output_entries(tenant, &normalized_digest(&tenant.lookup_secret, text))
+            .await?;
+        matched_form = (!indexes.is_empty()).then_some(MatchedForm::Normalized);
+    }
     let mut traces: Vec<(String, Vec<u64>)> = Vec::new();
     for entry in store.entries_at(tenant, &indexes).await? {
-        let parsed: Value =
-            serde_json::from_slice(&entry.entry_bytes).map_err(|error| EvidenceError::Internal(error.to_string()))?;
+        let parsed: Value = crate::ledger::entry::parse_entry_value(&entry.entry_bytes)
+            .map_err(|error| EvidenceError::Internal(format!("entry {}: {error}", entry.index)))?;
         let Some(trace_id) = parsed["body"]["trace_id"].as_str() else {
             continue;
         };
@@ -107,6 +127,7 @@ pub async fn select(store: &dyn Store, tenant: &Tenant, request: &SearchRequest)
     Ok(Selection {
         traces,
         output_sha256: Some(output_sha256),
+        matched_form,
     })
 }
 

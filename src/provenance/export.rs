@@ -127,7 +127,20 @@ async fn select_traces(
             output_sha256: request.output_sha256.clone(),
             trace_id: request.trace_id.clone(),
         };
-        let selection = evidence::select(store, tenant, &search).await?;
+        // A bundle's subject is the output byte for byte: no normalized matches here.
+        let selection = evidence::select(store, tenant, &search, false).await?;
+        if selection.traces.is_empty() && search.output.is_some() {
+            let loose = evidence::select(store, tenant, &search, true).await?;
+            if !loose.traces.is_empty() {
+                let ids: Vec<&str> = loose.traces.iter().map(|(id, _)| id.as_str()).collect();
+                return Err(EvidenceError::BadRequest(format!(
+                    "no output matches this text byte for byte, but its normalized form (Unicode NFC, \
+                     newlines, whitespace, zero-width characters) matches trace(s) {}: export them \
+                     with trace_ids, or give the exact text",
+                    ids.join(", ")
+                )));
+            }
+        }
         return Ok((selection.traces, selection.output_sha256));
     }
     // Filters: walk the span index newest first, collecting distinct traces.
@@ -260,8 +273,8 @@ pub async fn export(
             if !entry_indexes.insert(entry.index) {
                 continue;
             }
-            let parsed: Value = serde_json::from_slice(&entry.entry_bytes)
-                .map_err(|error| EvidenceError::Internal(error.to_string()))?;
+            let parsed: Value = crate::ledger::entry::parse_entry_value(&entry.entry_bytes)
+                .map_err(|error| EvidenceError::Internal(format!("entry {}: {error}", entry.index)))?;
             let body = &parsed["body"];
             if parsed["type"] == "span" {
                 if let Some(span_id) = body["span_id"].as_str() {

@@ -5,6 +5,7 @@
 pub mod evidence;
 pub mod export;
 pub mod governance;
+pub mod lookup;
 pub mod report;
 
 use serde_json::Value;

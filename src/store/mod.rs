@@ -344,6 +344,11 @@ pub trait Store: Send + Sync + 'static {
     /// All tenants, by id.
     async fn tenants(&self) -> Result<Vec<Tenant>, StoreError>;
 
+    /// A cheap stamp of the public key directory: `[newest tenant id, signing keys,
+    /// active signing keys]`. Tenants are never deleted, so the stamp changes whenever
+    /// `GET /v1/keys` would answer differently. Also the readiness probe (one indexed query).
+    async fn directory_stamp(&self) -> Result<[i64; 3], StoreError>;
+
     /// Stores an API key (by hash).
     async fn insert_api_key(
         &self,

@@ -121,6 +121,17 @@ macro_rules! implement_store {
                 rows.into_iter().map($crate::store::tenant_from_row).collect()
             }
 
+            async fn directory_stamp(&self) -> Result<[i64; 3], $crate::store::StoreError> {
+                let (newest_tenant, keys, active): (i64, i64, i64) = sqlx::query_as(
+                    "SELECT (SELECT COALESCE(MAX(id), 0) FROM tenants), \
+                            (SELECT COUNT(*) FROM signing_keys), \
+                            (SELECT COUNT(*) FROM signing_keys WHERE active)",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok([newest_tenant, keys, active])
+            }
+
             async fn insert_api_key(
                 &self,
                 tenant: &$crate::store::Tenant,
