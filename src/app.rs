@@ -44,6 +44,8 @@ pub struct AppConfig {
     pub grpc_max_message_bytes: usize,
     /// Storage settings.
     pub store: StoreArgs,
+    /// Connection limits of each listener, fitted to the open-file limit.
+    pub connections: crate::connections::ConnectionLimits,
 }
 
 /// Opens the store described by `args`.
@@ -70,6 +72,7 @@ pub async fn build(args: &ServeArgs) -> anyhow::Result<AppState> {
         .with_context(|| format!("--origin-prefix {:?}", args.store.origin_prefix))?;
     store.ensure_tenant(&default_tenant, &origin).await?;
     let sequencer = Sequencer::new(store.clone(), signing_key.clone(), args.sequencer());
+    let connections = fitted_connection_limits(args);
     Ok(AppState {
         store,
         sequencer,
@@ -79,6 +82,7 @@ pub async fn build(args: &ServeArgs) -> anyhow::Result<AppState> {
             limits: args.limits(),
             grpc_max_message_bytes: args.grpc_max_message_bytes,
             store: args.store.clone(),
+            connections,
         }),
         public: Arc::default(),
         ingest: crate::ingest::admission::IngestControl::new(args.ingest_memory_budget_bytes),
@@ -135,6 +139,30 @@ async fn signing_key_for(store: &dyn Store, key_path: &std::path::Path) -> anyho
     Ok(signing_key)
 }
 
+/// The configured connection limits, the cap lowered so that both listeners at their
+/// cap fit in the open-file limit.
+fn fitted_connection_limits(args: &ServeArgs) -> crate::connections::ConnectionLimits {
+    let configured = args.connection_limits();
+    let soft_limit = crate::os::open_file_soft_limit();
+    let fitted = configured.fitted_to_open_files(soft_limit, 2);
+    if fitted.max_connections < configured.max_connections {
+        tracing::warn!(
+            configured = configured.max_connections,
+            max_connections = fitted.max_connections,
+            open_file_limit = soft_limit,
+            "--max-connections lowered to fit the open-file limit"
+        );
+    }
+    tracing::info!(
+        max_connections = fitted.max_connections,
+        header_read_timeout = ?fitted.header_read_timeout,
+        idle_timeout = ?fitted.idle_timeout,
+        request_timeout = ?fitted.request_timeout,
+        "connections per listener"
+    );
+    fitted
+}
+
 /// Binds the HTTP and gRPC listeners.
 pub async fn bind(args: &ServeArgs) -> anyhow::Result<(TcpListener, TcpListener)> {
     let listener = TcpListener::bind(args.listen)
@@ -148,7 +176,8 @@ pub async fn bind(args: &ServeArgs) -> anyhow::Result<(TcpListener, TcpListener)
 
 /// Serves HTTP on `listener` and OTLP/gRPC on `grpc_listener` until `shutdown`
 /// completes (or either server fails), then lets in-flight requests and queued
-/// commits finish.
+/// commits finish. Both listeners apply `state.config.connections` (cap, header-read,
+/// idle and request timeouts; see [`crate::connections`]).
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
@@ -157,7 +186,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let stop_all = tokio_util_stop::Stop::new();
     let router = crate::api::router(state.clone());
-    let http = axum::serve(listener, router).with_graceful_shutdown(stop_all.wait());
+    let http = crate::connections::serve_http(listener, router, state.config.connections, stop_all.wait());
     let grpc = crate::ingest::grpc::serve(state.clone(), grpc_listener, stop_all.wait());
     let trigger = {
         let stop_all = stop_all.clone();
@@ -260,10 +289,11 @@ pub async fn spawn(args: &ServeArgs) -> anyhow::Result<RunningApp> {
     })
 }
 
-/// Creates the data directory readable by its owner only (it holds content and the key).
+/// Creates the data directory readable by its owner only (it holds content and the key);
+/// refuses an existing one that group or others may access.
 fn create_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
     if path.exists() {
-        return Ok(());
+        return check_private_dir(path);
     }
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
@@ -275,4 +305,30 @@ fn create_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
     builder
         .create(path)
         .with_context(|| format!("creating data directory {}", path.display()))
+}
+
+/// Refuses a data directory that is not a directory or that group or others may access
+/// (they could read the database or swap files in it), like the signing key file.
+#[cfg(unix)]
+fn check_private_dir(path: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let metadata = std::fs::metadata(path).with_context(|| format!("reading data directory {}", path.display()))?;
+    if !metadata.is_dir() {
+        anyhow::bail!("data directory {} is not a directory", path.display());
+    }
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        anyhow::bail!(
+            "data directory {} has mode {mode:o}; it holds every tenant's content and lookup secret and must not be \
+             accessible by group or others (chmod 700 {})",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private_dir(_path: &std::path::Path) -> anyhow::Result<()> {
+    Ok(())
 }

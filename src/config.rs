@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::sequencer::SequencerConfig;
 
@@ -12,6 +13,14 @@ pub const DEFAULT_DATA_DIR: &str = "./traceledger-data";
 pub const DEFAULT_ORIGIN_PREFIX: &str = "traceledger.local";
 /// Default maximum request body (16 MiB), also applied after decompression.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// Default time to deliver a complete request head.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time a connection may stay with nothing in flight.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time to answer a request, receiving its body included.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default cap of open connections per listener.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Default largest OTLP/gRPC message after decompression (4 MiB, the OTel Collector's).
 pub const DEFAULT_GRPC_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 
@@ -107,6 +116,24 @@ pub struct ServeArgs {
     /// Most entries merged into one commit.
     #[arg(long, env = "TRACELEDGER_MAX_BATCH_ENTRIES", default_value_t = 8192)]
     pub max_batch_entries: usize,
+    /// Time a client has to send a complete request head, from connecting (or from the
+    /// first byte of a later request on a kept-alive connection); then it is closed.
+    /// `10s`, `500ms`, `2m`; a bare number is seconds.
+    #[arg(long, env = "TRACELEDGER_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+    /// A connection with nothing in flight (HTTP keep-alive, HTTP/2 or gRPC without an
+    /// open stream), or whose peer stops reading a response, is closed after this.
+    #[arg(long, env = "TRACELEDGER_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// A request must be answered within this, receiving its body included: HTTP 408
+    /// if the body had not all arrived, else 503 with Retry-After; gRPC CANCELLED.
+    #[arg(long, env = "TRACELEDGER_REQUEST_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Most open connections per listener (HTTP and gRPC each). When full, the longest
+    /// idle connection is closed for a new one; if all are busy the new one is closed.
+    /// Lowered at start to fit the open-file limit.
+    #[arg(long, env = "TRACELEDGER_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS, value_parser = parse_max_connections)]
+    pub max_connections: usize,
     /// Largest OTLP/gRPC message in bytes, after decompression (RESOURCE_EXHAUSTED above).
     #[arg(long, env = "TRACELEDGER_GRPC_MAX_MESSAGE_BYTES", default_value_t = DEFAULT_GRPC_MAX_MESSAGE_BYTES)]
     pub grpc_max_message_bytes: usize,
@@ -119,6 +146,35 @@ pub struct ServeArgs {
         default_value_t = crate::ingest::admission::DEFAULT_MEMORY_BUDGET_BYTES
     )]
     pub ingest_memory_budget_bytes: usize,
+}
+
+/// Parses a connection cap: a positive number.
+fn parse_max_connections(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) | Err(_) => Err(format!("{text:?} is not a positive number of connections")),
+        Ok(count) => Ok(count),
+    }
+}
+
+/// Parses `10s`, `250ms`, `2m`, `1h` or a bare number of seconds; zero is refused.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 10s, 250ms or 2m"))?;
+    let duration = match unit.trim() {
+        "" | "s" => Duration::from_secs(value),
+        "ms" => Duration::from_millis(value),
+        "m" => Duration::from_secs(value.saturating_mul(60)),
+        "h" => Duration::from_secs(value.saturating_mul(3600)),
+        other => return Err(format!("unknown unit {other:?} in {text:?} (use ms, s, m or h)")),
+    };
+    if duration.is_zero() {
+        return Err("a timeout must be greater than zero".into());
+    }
+    Ok(duration)
 }
 
 impl ServeArgs {
@@ -138,8 +194,23 @@ impl ServeArgs {
             max_attribute_bytes: 1024 * 1024,
             queue_depth: 1024,
             max_batch_entries: 8192,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
             grpc_max_message_bytes: DEFAULT_GRPC_MAX_MESSAGE_BYTES,
             ingest_memory_budget_bytes: crate::ingest::admission::DEFAULT_MEMORY_BUDGET_BYTES,
+        }
+    }
+
+    /// Connection limits of each listener, as configured (before fitting them to the
+    /// open-file limit).
+    pub fn connection_limits(&self) -> crate::connections::ConnectionLimits {
+        crate::connections::ConnectionLimits {
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            request_timeout: self.request_timeout,
+            max_connections: self.max_connections.max(1),
         }
     }
 
@@ -178,5 +249,36 @@ mod tests {
             "postgres://u:***@h:5432/db"
         );
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5d").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn flag_defaults_match_for_data_dir() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Command {
+            #[command(flatten)]
+            serve: ServeArgs,
+        }
+        let parsed = Command::try_parse_from(["traceledger"]).expect("defaults parse").serve;
+        let defaults = ServeArgs::for_data_dir(PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(parsed.header_read_timeout, defaults.header_read_timeout);
+        assert_eq!(parsed.idle_timeout, defaults.idle_timeout);
+        assert_eq!(parsed.request_timeout, defaults.request_timeout);
+        assert_eq!(parsed.max_connections, defaults.max_connections);
+        assert_eq!(parsed.max_body_bytes, defaults.max_body_bytes);
+        assert_eq!(parsed.queue_depth, defaults.queue_depth);
     }
 }

@@ -26,6 +26,9 @@
 //! * [`error`] — one API error type mapped to status codes and problem+json.
 //! * [`config`] — flags and environment variables.
 //! * [`app`] — builds the application from configuration and serves it.
+//! * [`connections`] — connection cap, header-read/idle/request timeouts, the HTTP
+//!   accept loop.
+//! * [`os`] — process settings at start: private umask, open-file limit.
 //! * [`cli`] — the `traceledger` command line.
 #![forbid(unsafe_code)]
 
@@ -36,10 +39,12 @@ pub mod auth;
 pub mod bundle;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod domain;
 pub mod error;
 pub mod ingest;
 pub mod ledger;
+pub mod os;
 pub mod provenance;
 pub mod sequencer;
 pub mod signing;

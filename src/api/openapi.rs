@@ -64,7 +64,9 @@ so it can be erased without breaking a proof.
 `ingest`, `audit:read`, `audit:content`, `export`, `admin` (grants all).
 
 **Errors.** Every 4xx/5xx answer is an RFC 9457 `application/problem+json` body \
-(`type`, `title`, `status`, `detail`). 429 and 503 carry `Retry-After` (seconds).
+(`type`, `title`, `status`, `detail`). 429 and 503 carry `Retry-After` (seconds). Any \
+request not answered within the server's request timeout (default 60 s) gets 408 if its body \
+had not all arrived, else 503.
 
 **OTLP.** `POST /v1/traces` and `POST /v1/logs` are standard OTLP/HTTP endpoints: point any \
 OpenTelemetry exporter at this server. OTLP/gRPC is served on a separate port (default \

@@ -5,6 +5,15 @@ use crate::config::ServeArgs;
 
 /// Runs the server until Ctrl-C / SIGTERM, then finishes in-flight commits.
 pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
+    match crate::os::raise_open_file_limit() {
+        Ok(limit) => tracing::info!(
+            soft = limit.soft,
+            hard = limit.hard,
+            previous_soft = limit.previous_soft,
+            "open-file limit"
+        ),
+        Err(error) => tracing::warn!(%error, "cannot raise the open-file limit"),
+    }
     let state = app::build(&args).await?;
     let (listener, grpc_listener) = app::bind(&args).await?;
     let addr = listener.local_addr()?;

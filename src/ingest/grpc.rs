@@ -149,12 +149,29 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
+    // Connection hygiene (cap, header-read/idle/stall deadlines): see crate::connections.
+    let limits = state.config.connections;
+    let tracker = crate::connections::ConnectionTracker::new("grpc", limits);
+    let shutdown = {
+        let tracker = tracker.clone();
+        async move {
+            shutdown.await;
+            tracker.close_idle();
+        }
+    };
     tonic::transport::Server::builder()
+        .timeout(limits.request_timeout)
+        .max_concurrent_streams(crate::connections::MAX_CONCURRENT_STREAMS)
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(60)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
+        .layer(crate::connections::InFlightLayer)
         .layer(IngestAuthLayer::new(state.clone()))
         .add_service(trace_service(state.clone()))
         .add_service(logs_service(state))
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
-        .await
+        .serve_with_incoming_shutdown(tracker.incoming(listener), shutdown)
+        .await?;
+    tracker.wait_all_closed().await;
+    Ok(())
 }
 
 /// The Export method of one OTLP service.

@@ -46,6 +46,15 @@ pub enum StoreError {
     /// Signing failed.
     #[error("signing failed: {0}")]
     Sign(#[from] crate::ledger::checkpoint::CheckpointError),
+    /// A database file could not be created private or its mode not be checked or set.
+    #[error("cannot create or secure database file {path} (mode 600)")]
+    FileMode {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl StoreError {

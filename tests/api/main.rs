@@ -8,6 +8,7 @@ mod erasure_audit;
 mod exports;
 mod grpc;
 mod hardening;
+mod hardening_conn;
 mod ingest;
 mod ingest_limits;
 mod interop;
