@@ -238,7 +238,8 @@ async fn stop_still_lets_an_in_flight_request_finish(backend: Backend) {
     let received = read_until_closed(&mut client, "in-flight request").await;
     let text = String::from_utf8_lossy(&received);
     assert!(text.contains("HTTP/1.1 200"), "{text}");
-    tokio::time::timeout(BOUND, stopping)
+    // Held until the end: dropping it drops the test's database.
+    let _dir = tokio::time::timeout(BOUND, stopping)
         .await
         .expect("stopped in time")
         .expect("stop task");

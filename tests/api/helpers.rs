@@ -60,10 +60,78 @@ pub async fn fresh_pg_database() -> String {
     format!("{base}/{name}")
 }
 
+/// A test's private directory and, on PostgreSQL, its private database: both are
+/// removed when it is dropped — when the test ends, passed or failed.
+pub struct TestDir {
+    dir: tempfile::TempDir,
+    database_url: Option<String>,
+}
+
+impl TestDir {
+    /// A fresh directory and, for PostgreSQL, a fresh database; the server arguments
+    /// that use them.
+    pub async fn fresh(backend: Backend) -> (TestDir, ServeArgs) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let args = fresh_args(backend, dir.path()).await;
+        let test_dir = TestDir {
+            dir,
+            database_url: args.store.database_url.clone(),
+        };
+        (test_dir, args)
+    }
+
+    /// A fresh directory and, for PostgreSQL, the URL of a fresh database.
+    pub async fn fresh_database(backend: Backend) -> (TestDir, Option<String>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database_url = match backend {
+            Backend::Postgres => Some(fresh_pg_database().await),
+            Backend::Sqlite => None,
+        };
+        let url = database_url.clone();
+        (TestDir { dir, database_url }, url)
+    }
+}
+
+impl std::ops::Deref for TestDir {
+    type Target = tempfile::TempDir;
+
+    fn deref(&self) -> &tempfile::TempDir {
+        &self.dir
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let Some(url) = self.database_url.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot be blocked on: use a thread
+        // with a runtime of its own. FORCE ends the connections a stopped (or panicked)
+        // server still holds.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let name = url.rsplit('/').next().unwrap_or_default().to_owned();
+                let mut conn = sqlx::PgConnection::connect(&pg_admin_url()).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                )))
+                .execute(&mut conn)
+                .await?;
+                anyhow::Ok(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("warning: could not drop the test database (scripts/test.sh drops leftovers at start)");
+        }
+    }
+}
+
 /// A running test server.
 pub struct TestApp {
     pub app: RunningApp,
-    pub dir: tempfile::TempDir,
+    pub dir: TestDir,
     pub backend: Backend,
     pub args: ServeArgs,
     pub client: reqwest::Client,
@@ -85,8 +153,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// Like [`spawn_app`], adjusting the arguments first.
 pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut ServeArgs)) -> TestApp {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut args = fresh_args(backend, dir.path()).await;
+    let (dir, mut args) = TestDir::fresh(backend).await;
     adjust(&mut args);
     let app = app::spawn(&args).await.expect("spawn app");
     TestApp {
@@ -158,7 +225,7 @@ impl TestApp {
     }
 
     /// Stops the server.
-    pub async fn stop(self) -> tempfile::TempDir {
+    pub async fn stop(self) -> TestDir {
         self.app.stop().await.expect("stop");
         self.dir
     }

@@ -10,7 +10,7 @@ use traceledger::ledger::checkpoint::verify_checkpoint;
 use traceledger::ledger::merkle;
 
 use crate::helpers::{
-    both_backends, exec_sql, fresh_args, run_cli, spawn_app, store_cli_args, synthetic_request, Backend,
+    both_backends, exec_sql, run_cli, spawn_app, store_cli_args, synthetic_request, Backend, TestDir,
 };
 
 both_backends!(two_replicas_ingest_concurrently_without_forking);
@@ -58,8 +58,7 @@ async fn start_replica(store_args: &[String], key_file: &std::path::Path) -> Rep
 }
 
 async fn two_replicas_ingest_concurrently_without_forking(backend: Backend) {
-    let dir = tempfile::tempdir().unwrap();
-    let args = fresh_args(backend, dir.path()).await;
+    let (dir, args) = TestDir::fresh(backend).await;
     let store_args = store_cli_args(&args);
     let key_file = dir.path().join("shared-signing-key.pem");
     // The first replica creates the key file and the schema; the second shares both.

@@ -16,7 +16,7 @@ use traceledger::store::{
     AppendItem, AppendedAs, GovernanceRow, PostgresStore, SpanQuery, SpanRow, SqliteStore, Store,
 };
 
-use crate::helpers::{both_backends, fresh_pg_database, Backend};
+use crate::helpers::{both_backends, Backend, TestDir};
 
 both_backends!(
     tenants_and_keys_round_trip,
@@ -25,11 +25,11 @@ both_backends!(
     span_index_and_governance_queries,
 );
 
-async fn fresh_store(backend: Backend) -> (Arc<dyn Store>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn Store> = match backend {
-        Backend::Sqlite => Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap()),
-        Backend::Postgres => Arc::new(PostgresStore::connect(&fresh_pg_database().await).await.unwrap()),
+async fn fresh_store(backend: Backend) -> (Arc<dyn Store>, TestDir) {
+    let (dir, database_url) = TestDir::fresh_database(backend).await;
+    let store: Arc<dyn Store> = match database_url {
+        None => Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap()),
+        Some(url) => Arc::new(PostgresStore::connect(&url).await.unwrap()),
     };
     (store, dir)
 }
