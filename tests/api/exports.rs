@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use traceledger::bundle::verify::verify_bundle;
 use traceledger::domain::Scope;
 
-use crate::helpers::{both_backends, fixture, run_cli, spawn_app, store_cli_args, Backend, TestApp};
+use crate::helpers::{both_backends, fixture, run_cli, spawn_app, store_cli_args, verifier_key_for, Backend, TestApp};
 
 both_backends!(
     exported_bundle_verifies_and_proves_the_output,
@@ -25,19 +25,6 @@ async fn post(app: &TestApp, key: &str, path: &str, body: Value) -> reqwest::Res
         .send()
         .await
         .unwrap()
-}
-
-async fn verifier_key(app: &TestApp) -> String {
-    let keys: Value = app
-        .client
-        .get(app.url("/v1/keys?origin=traceledger.local/default"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    keys["keys"][0]["verifier_key"].as_str().unwrap().to_owned()
 }
 
 async fn setup(app: &TestApp, admin: &str) -> String {
@@ -73,7 +60,7 @@ async fn exported_bundle_verifies_and_proves_the_output(backend: Backend) {
     let app = spawn_app(backend).await;
     let admin = app.key("default", &[Scope::Admin]).await;
     let version_id = setup(&app, &admin).await;
-    let key = verifier_key(&app).await;
+    let key = verifier_key_for(&app, "traceledger.local/default").await;
 
     let response = post(&app, &admin, "/v1/exports", json!({"output": ANSWER})).await;
     assert_eq!(response.status(), 200);
@@ -123,7 +110,7 @@ async fn export_selectors_scopes_and_cli(backend: Backend) {
     let reader = app.key("default", &[Scope::AuditRead]).await;
     let exporter = app.key("default", &[Scope::Export]).await;
     setup(&app, &admin).await;
-    let key = verifier_key(&app).await;
+    let key = verifier_key_for(&app, "traceledger.local/default").await;
 
     assert_eq!(
         post(&app, &reader, "/v1/exports", json!({"trace_id": TRACE}))

@@ -231,6 +231,41 @@ impl TestApp {
     }
 }
 
+/// POSTs `body` as JSON with a bearer key; the status and the JSON answer (null if none).
+pub async fn post_json(app: &TestApp, key: &str, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let response = app
+        .client
+        .post(app.url(path))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// The active published verifier key of the log `origin` (`GET /v1/keys`).
+pub async fn verifier_key_for(app: &TestApp, origin: &str) -> String {
+    let keys: serde_json::Value = app
+        .client
+        .get(app.url("/v1/keys"))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("key list");
+    keys["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|key| key["origin"] == origin && key["active"] == true)
+        .and_then(|key| key["verifier_key"].as_str())
+        .expect("active key for origin")
+        .to_owned()
+}
+
 /// The shared fixtures directory (`../shared/fixtures`).
 pub fn fixtures_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures"))

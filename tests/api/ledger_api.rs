@@ -7,7 +7,7 @@ use traceledger::ledger::checkpoint::verify_checkpoint;
 use traceledger::ledger::entry::{leaf_hash, Entry};
 use traceledger::ledger::{hash_from_hex, merkle, Hash};
 
-use crate::helpers::{both_backends, fixture, spawn_app, synthetic_request, Backend, TestApp};
+use crate::helpers::{both_backends, fixture, spawn_app, synthetic_request, verifier_key_for, Backend};
 
 both_backends!(
     checkpoint_entries_and_proofs_verify_offline,
@@ -15,26 +15,6 @@ both_backends!(
     auth_is_required_everywhere_but_health_and_keys,
     tenants_are_isolated,
 );
-
-async fn verifier_key_for(app: &TestApp, origin: &str) -> String {
-    let keys: serde_json::Value = app
-        .client
-        .get(app.url("/v1/keys"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    keys["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|key| key["origin"] == origin && key["active"] == true)
-        .and_then(|key| key["verifier_key"].as_str())
-        .expect("active key for origin")
-        .to_owned()
-}
 
 fn hashes(value: &serde_json::Value) -> Vec<Hash> {
     value

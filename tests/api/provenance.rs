@@ -14,7 +14,7 @@ use traceledger::domain::Scope;
 use traceledger::ledger::checkpoint::verify_checkpoint;
 use traceledger::ledger::{hash_from_hex, merkle};
 
-use crate::helpers::{both_backends, fixture, spawn_app, synthetic_request, Backend, TestApp};
+use crate::helpers::{both_backends, fixture, post_json, spawn_app, synthetic_request, Backend, TestApp};
 
 both_backends!(
     provenance_story_from_output_text_to_proofs,
@@ -24,19 +24,6 @@ both_backends!(
 
 const ANSWER: &str = "Yes. Order 1234 was delivered on 2026-01-02 and our refund window is 30 days from delivery, so you can request a refund until 2026-02-01.";
 const TRACE: &str = "2b604910827c5510fb92a1e4775308c0";
-
-async fn post_json(app: &TestApp, key: &str, path: &str, body: Value) -> (u16, Value) {
-    let response = app
-        .client
-        .post(app.url(path))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 fn ci_attestation(ci_key: &ed25519_dalek::SigningKey, statement: &Value) -> Value {
     let engine = base64::engine::general_purpose::STANDARD;

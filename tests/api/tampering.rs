@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 use traceledger::domain::Scope;
 
-use crate::helpers::{audit_cli, both_backends, exec_sql, fixture, spawn_app, Backend, TestApp};
+use crate::helpers::{audit_cli, both_backends, exec_sql, fixture, post_json, spawn_app, Backend, TestApp};
 
 both_backends!(
     forged_governance_approval_is_not_served,
@@ -16,19 +16,6 @@ both_backends!(
 );
 
 const ANSWER: &str = "Yes. Order 1234 was delivered on 2026-01-02 and our refund window is 30 days from delivery, so you can request a refund until 2026-02-01.";
-
-async fn post_json(app: &TestApp, key: &str, path: &str, body: Value) -> (u16, Value) {
-    let response = app
-        .client
-        .post(app.url(path))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
 
 async fn get_json(app: &TestApp, key: &str, path: &str) -> Value {
     let response = app.get(key, path).await;
