@@ -72,7 +72,7 @@ async fn exported_bundle_verifies_and_proves_the_output(backend: Backend) {
     assert_eq!(report.span_entries, 6);
     assert_eq!(report.traces, 1);
     assert_eq!(report.entries, 8, "6 spans + pipeline version + proof bundle");
-    assert!(report.contents > 0);
+    assert_eq!(report.contents, 16, "every content of the trace, revealed");
     let kinds: Vec<&str> = report
         .pipeline_entries
         .iter()
