@@ -30,7 +30,7 @@ pub struct AppState {
     /// Cached answers of the public endpoints.
     pub public: Arc<crate::api::ledger::PublicCache>,
     /// Ingest admission: the in-flight memory budget and decode slots.
-    pub ingest: Arc<crate::ingest::admission::IngestControl>,
+    pub ingest: Arc<crate::intake::admission::IngestControl>,
 }
 
 /// The parts of the configuration handlers need.
@@ -85,7 +85,7 @@ pub async fn build(args: &ServeArgs) -> anyhow::Result<AppState> {
             connections,
         }),
         public: Arc::default(),
-        ingest: crate::ingest::admission::IngestControl::new(args.ingest_memory_budget_bytes),
+        ingest: crate::intake::admission::IngestControl::new(args.ingest_memory_budget_bytes),
     })
 }
 
@@ -187,7 +187,7 @@ pub async fn serve(
     let stop_all = tokio_util_stop::Stop::new();
     let router = crate::api::router(state.clone());
     let http = crate::connections::serve_http(listener, router, state.config.connections, stop_all.wait());
-    let grpc = crate::ingest::grpc::serve(state.clone(), grpc_listener, stop_all.wait());
+    let grpc = crate::grpc::serve(state.clone(), grpc_listener, stop_all.wait());
     let trigger = {
         let stop_all = stop_all.clone();
         async move {

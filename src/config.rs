@@ -143,7 +143,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "TRACELEDGER_INGEST_MEMORY_BUDGET_BYTES",
-        default_value_t = crate::ingest::admission::DEFAULT_MEMORY_BUDGET_BYTES
+        default_value_t = crate::intake::admission::DEFAULT_MEMORY_BUDGET_BYTES
     )]
     pub ingest_memory_budget_bytes: usize,
 }
@@ -199,7 +199,7 @@ impl ServeArgs {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             grpc_max_message_bytes: DEFAULT_GRPC_MAX_MESSAGE_BYTES,
-            ingest_memory_budget_bytes: crate::ingest::admission::DEFAULT_MEMORY_BUDGET_BYTES,
+            ingest_memory_budget_bytes: crate::intake::admission::DEFAULT_MEMORY_BUDGET_BYTES,
         }
     }
 

@@ -127,6 +127,18 @@ impl From<AuthError> for ApiError {
     }
 }
 
+impl From<crate::ingest::otlp::DecodeError> for ApiError {
+    /// 400, or 413 for a decompression bomb.
+    fn from(error: crate::ingest::otlp::DecodeError) -> Self {
+        match error {
+            crate::ingest::otlp::DecodeError::TooLarge { limit } => {
+                ApiError::PayloadTooLarge(format!("decompressed body exceeds {limit} bytes"))
+            }
+            other => ApiError::BadRequest(other.to_string()),
+        }
+    }
+}
+
 impl From<SubmitError> for ApiError {
     fn from(error: SubmitError) -> Self {
         match error {

@@ -9,11 +9,14 @@
 //! * [`ledger`] — pure core: entries (JCS), leaf hashes, the `prev` chain, the RFC 6962
 //!   tree and proofs, signed checkpoints, content commitments, batch sealing. No I/O.
 //! * [`domain`] — newtypes parsed at the edge: trace/span ids, tenant names, scopes.
-//! * [`ingest`] — pure OTLP decoding and span normalization, plus the HTTP adapter.
+//! * [`ingest`] — pure OTLP decoding, the wire walk, the memory budget and span
+//!   normalization; no web framework.
+//! * [`intake`] — one export from either transport admitted under the budget and
+//!   committed through the sequencer.
 //! * [`store`] — the `Store` trait and its SQLite and PostgreSQL implementations
 //!   (one shared SQL body).
-//! * [`provenance`] — governance records, span linking, the span index and
-//!   provenance reports.
+//! * [`provenance`] — governance records, span linking, the span index, output lookup
+//!   digests and provenance reports.
 //! * [`sequencer`] — one group-commit task per tenant log in front of the store.
 //! * [`signing`] — the server's Ed25519 key: generated on the first start of an empty store
 //!   (0600) or loaded.
@@ -22,7 +25,8 @@
 //!   content, and the offline re-verification of a store (chain, tree, checkpoints against
 //!   trusted keys, contents, index tables).
 //! * [`bundle`] — audit bundles: signed DSSE/in-toto export and pure offline verification.
-//! * [`api`] — axum routers and the bearer-key extractor.
+//! * [`api`] — axum routers, the bearer-key extractor and the OTLP/HTTP adapter.
+//! * [`grpc`] — the OTLP/gRPC adapter (tonic): authentication before the message is read.
 //! * [`error`] — one API error type mapped to status codes and problem+json.
 //! * [`config`] — flags and environment variables.
 //! * [`app`] — builds the application from configuration and serves it.
@@ -42,7 +46,9 @@ pub mod config;
 pub mod connections;
 pub mod domain;
 pub mod error;
+pub mod grpc;
 pub mod ingest;
+pub mod intake;
 pub mod ledger;
 pub mod os;
 pub mod provenance;

@@ -166,7 +166,7 @@ fn measured_peak(body: &[u8]) -> usize {
     let linker = traceledger::provenance::governance::Linker::new(Vec::new(), Vec::new());
     let items: Vec<_> = accepted
         .into_iter()
-        .map(|span| traceledger::ingest::service::span_append_item(&tenant, span, &linker))
+        .map(|span| traceledger::intake::service::span_append_item(&tenant, span, &linker))
         .collect();
     note();
     let sealed = traceledger::ledger::batch::seal_batch(

@@ -6,6 +6,7 @@ pub mod export;
 pub mod governance;
 pub mod ledger;
 pub mod openapi;
+pub mod otlp_http;
 pub mod provenance;
 
 use axum::extract::State;
@@ -30,10 +31,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/ledger/entries", get(ledger::entries))
         .route("/v1/ledger/proofs/inclusion", get(ledger::inclusion))
         .route("/v1/ledger/proofs/consistency", get(ledger::consistency))
-        .route("/v1/traces", post(crate::ingest::http::export_traces))
-        .route("/v1/logs", post(crate::ingest::http::export_logs))
+        .route("/v1/traces", post(otlp_http::export_traces))
+        .route("/v1/logs", post(otlp_http::export_logs))
         // Langfuse SDKs post OTLP here (with Basic auth): only the host changes.
-        .route("/api/public/otel/v1/traces", post(crate::ingest::http::export_traces))
+        .route("/api/public/otel/v1/traces", post(otlp_http::export_traces))
         .route("/v1/provenance/search", post(provenance::search))
         .route("/v1/traces/{trace_id}", get(provenance::trace))
         .route("/v1/spans", get(provenance::spans))

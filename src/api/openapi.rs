@@ -93,8 +93,8 @@ OpenTelemetry exporter at this server. OTLP/gRPC is served on a separate port (d
         super::ledger::inclusion,
         super::ledger::consistency,
         // ingest
-        crate::ingest::http::export_traces,
-        crate::ingest::http::export_logs,
+        crate::api::otlp_http::export_traces,
+        crate::api::otlp_http::export_logs,
         described_here::export_traces_langfuse,
         // provenance
         super::provenance::search,
@@ -676,7 +676,7 @@ pub struct Unavailable(pub Problem);
 pub struct InternalError(pub Problem);
 
 /// Operations that have no handler of their own: the Langfuse alias of `POST /v1/traces`
-/// (served by [`crate::ingest::http::export_traces`], whose own attribute documents
+/// (served by [`crate::api::otlp_http::export_traces`], whose own attribute documents
 /// `/v1/traces`) and `/docs` (served by [`swagger_ui`]). Never called: they only carry the
 /// `#[utoipa::path]` attributes.
 pub mod described_here {

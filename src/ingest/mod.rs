@@ -1,30 +1,20 @@
-//! Ingest: OTLP bytes in, pending ledger entries out.
+//! Ingest: OTLP bytes in, pending ledger entries out — pure, no I/O, no web framework.
 //!
 //! * [`otlp`] — pure decoding of OTLP/HTTP bodies (protobuf or JSON, optionally gzip).
 //! * [`wire`] — a pure walk over the wire bytes of an export: counts spans or log
 //!   records and estimates the decoded and normalized memory, before anything is built.
 //! * [`budget`] — the in-flight ingest memory budget shared by every request.
-//! * [`admission`] — the same for both transports: inflate, walk, reserve, decode and
-//!   normalize on the blocking pool under the budget.
 //! * [`normalize`] — pure, table-driven mapping of one OTLP span to the canonical span
 //!   entry body: span kind, GenAI summary, content fields replaced by commitments.
-//! * [`service`] — the transport-independent commit of one normalized request:
-//!   linking, the sequencer, the OTLP response.
-//! * [`http`] — the axum adapter for `POST /v1/traces` (and the Langfuse OTel path).
-//! * [`grpc`] — the tonic adapter for `TraceService/Export` and `LogsService/Export`:
-//!   authentication before the message is read.
 //!
-//! The adapters authenticate, read the bytes under the budget, [`admission::admit`]
-//! them, hand the result to the tenant's sequencer and answer only when the sequencer
-//! says the batch is durable.
+//! The transports live at the edge and call [`crate::intake`], which admits the bytes
+//! under the budget and commits them through the tenant's sequencer:
+//! [`crate::api::otlp_http`] (axum: `POST /v1/traces`, `/v1/logs`, the Langfuse path) and
+//! [`crate::grpc`] (tonic: `TraceService/Export`, `LogsService/Export`).
 
-pub mod admission;
 pub mod budget;
-pub mod grpc;
-pub mod http;
 pub mod normalize;
 pub mod otlp;
-pub mod service;
 pub mod wire;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;

@@ -1,6 +1,6 @@
 //! `POST /v1/traces` (and Langfuse's `POST /api/public/otel/v1/traces`) and
 //! `POST /v1/logs`: the OTLP/HTTP adapter. Authenticate, read the body under the memory
-//! budget, hand it to [`super::admission`] and [`super::service`], answer in the
+//! budget, hand it to [`crate::intake::admission`] and [`crate::intake::service`], answer in the
 //! request's encoding.
 
 use std::sync::Arc;
@@ -11,13 +11,13 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 
-use super::admission::{admit, Compression, Export, Logs, RawExport, Traces};
-use super::budget::Reservation;
-use super::otlp::{self, DecodeError, Encoding};
 use crate::api::auth::Caller;
 use crate::app::AppState;
 use crate::domain::Scope;
 use crate::error::ApiError;
+use crate::ingest::budget::Reservation;
+use crate::ingest::otlp::{self, Encoding};
+use crate::intake::admission::{admit, Compression, Export, Logs, RawExport, Traces};
 
 /// Handles an OTLP/HTTP trace export.
 #[utoipa::path(
@@ -222,14 +222,4 @@ pub fn otlp_response(body: Vec<u8>, encoding: Encoding) -> Response {
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(encoding.content_type()));
     response
-}
-
-/// Maps a decoding failure to 400 (or 413 for a decompression bomb).
-pub fn decode_error(error: DecodeError) -> ApiError {
-    match error {
-        DecodeError::TooLarge { limit } => {
-            ApiError::PayloadTooLarge(format!("decompressed body exceeds {limit} bytes"))
-        }
-        other => ApiError::BadRequest(other.to_string()),
-    }
 }

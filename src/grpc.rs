@@ -1,7 +1,7 @@
 //! OTLP/gRPC: `opentelemetry.proto.collector.trace.v1.TraceService/Export` and
 //! `opentelemetry.proto.collector.logs.v1.LogsService/Export` over tonic, gzip
-//! accepted. Same semantics as OTLP/HTTP (see [`super::admission`] and
-//! [`super::service`]); errors map to gRPC codes, and back-pressure carries a
+//! accepted. Same semantics as OTLP/HTTP (see [`crate::intake::admission`] and
+//! [`crate::intake::service`]); errors map to gRPC codes, and back-pressure carries a
 //! `google.rpc.RetryInfo` so SDKs retry after the delay the OTLP specification asks
 //! them to honour.
 //!
@@ -20,7 +20,7 @@
 //!    outside the budget, and only the first gzip member): it clears the message's
 //!    compressed flag and the handler inflates under the budget on the blocking pool,
 //!    up to the same limit, after decompression.
-//! 3. The handler admits the message ([`super::admission::admit`]) and commits it.
+//! 3. The handler admits the message ([`crate::intake::admission::admit`]) and commits it.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -39,13 +39,13 @@ use tonic::codegen::{http, Service};
 use tonic::server::{NamedService, UnaryService};
 use tower_layer::Layer;
 
-use super::admission::{admit, AdmitError, Compression, Export, Logs, RawExport, Traces};
-use super::budget::Reservation;
-use super::otlp::{DecodeError, Encoding};
 use crate::app::AppState;
 use crate::auth::{authenticate, has_scope, AuthError};
 use crate::domain::Scope;
 use crate::error::ApiError;
+use crate::ingest::budget::Reservation;
+use crate::ingest::otlp::{DecodeError, Encoding};
+use crate::intake::admission::{admit, AdmitError, Compression, Export, Logs, RawExport, Traces};
 use crate::store::Tenant;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;

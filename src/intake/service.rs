@@ -4,10 +4,10 @@
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
 
-use super::normalize::NormalizedLog;
-use super::{LogRejection, NormalizedSpan, SpanRejection};
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::ingest::normalize::NormalizedLog;
+use crate::ingest::{LogRejection, NormalizedSpan, SpanRejection};
 use crate::provenance::governance::Linker;
 use crate::store::{AppendItem, Tenant};
 

@@ -20,18 +20,18 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use tokio::sync::Semaphore;
 
-use super::budget::{BudgetError, MemoryBudget, Reservation};
-use super::normalize::NormalizedLog;
-use super::otlp::{self, DecodeError, Encoding};
-use super::wire::{self, Signal, WalkLimits, WireError};
-use super::{IngestLimits, LogRejection, NormalizedSpan, SpanRejection};
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::ingest::budget::{BudgetError, MemoryBudget, Reservation};
+use crate::ingest::normalize::NormalizedLog;
+use crate::ingest::otlp::{self, DecodeError, Encoding};
+use crate::ingest::wire::{self, Signal, WalkLimits, WireError};
+use crate::ingest::{IngestLimits, LogRejection, NormalizedSpan, SpanRejection};
 use crate::store::Tenant;
 
 /// Default of `--ingest-memory-budget-bytes`: memory all ingest requests in flight may
@@ -115,7 +115,7 @@ pub enum AdmitError {
 impl From<AdmitError> for ApiError {
     fn from(error: AdmitError) -> Self {
         match error {
-            AdmitError::Decode(decode) => super::http::decode_error(decode),
+            AdmitError::Decode(decode) => ApiError::from(decode),
             AdmitError::Wire(WireError::TooManyItems { .. }) => ApiError::PayloadTooLarge(error.to_string()),
             AdmitError::Wire(other) => ApiError::BadRequest(other.to_string()),
             AdmitError::Budget(budget) => budget.into(),
@@ -169,7 +169,7 @@ impl Export for Traces {
     const GRPC_SERVICE: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
 
     fn prepare(request: &Self::Request, limits: &IngestLimits) -> Self::Prepared {
-        super::prepare_spans_with(request, limits)
+        crate::ingest::prepare_spans_with(request, limits)
     }
 
     fn commit(
@@ -193,7 +193,7 @@ impl Export for Logs {
     const GRPC_SERVICE: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
 
     fn prepare(request: &Self::Request, limits: &IngestLimits) -> Self::Prepared {
-        super::prepare_logs_with(request, limits)
+        crate::ingest::prepare_logs_with(request, limits)
     }
 
     fn commit(
