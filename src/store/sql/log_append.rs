@@ -330,3 +330,40 @@ macro_rules! log_append_sql {
 }
 
 pub(in crate::store) use log_append_sql;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(key: Option<&str>) -> AppendItem {
+        AppendItem {
+            dedupe_key: key.map(str::to_owned),
+            ..AppendItem::default()
+        }
+    }
+
+    #[test]
+    fn duplicates_of_the_log_and_of_the_batch_get_no_new_index() {
+        let items = [
+            item(Some("a")),
+            item(Some("known")),
+            item(None),
+            item(Some("a")),
+            item(Some("b")),
+        ];
+        let known = HashMap::from([("known".to_owned(), 3)]);
+        let (fates, fresh) = assign_indexes(&items, known, 10);
+        assert_eq!(
+            fates,
+            [
+                AppendedAs::New(10),
+                AppendedAs::Duplicate(3),
+                AppendedAs::New(11),
+                AppendedAs::Duplicate(10),
+                AppendedAs::New(12),
+            ]
+        );
+        let fresh_keys: Vec<Option<&str>> = fresh.iter().map(|item| item.dedupe_key.as_deref()).collect();
+        assert_eq!(fresh_keys, [Some("a"), None, Some("b")]);
+    }
+}

@@ -12,7 +12,7 @@
 //! | file | module | what |
 //! |---|---|---|
 //! | `tenants.rs` | `tenants` | tenants, API keys, signing keys |
-//! | `log_append.rs` | `log_append` | `append_batch`: dedupe, seal, insert entries and index rows, publish the checkpoint |
+//! | `log_append.rs` | `log_append` | `append_batch`: dedupe, seal, write entries and index rows, publish |
 //! | `reads.rs` | `reads` | entries, tree hashes, checkpoints, log head, contents, output index (reads and proofs) |
 //! | `governance.rs` | `governance` | governance records by kind |
 //! | `spans.rs` | `spans` | the span search |
@@ -50,7 +50,7 @@ pub(super) fn stored_hash(bytes: &[u8], what: &str) -> Result<Hash, StoreError> 
     hash_from_slice(bytes).ok_or_else(|| StoreError::Corrupt(format!("{what} is not 32 bytes")))
 }
 
-/// Seals after fetching the prior hashes: shared by both backends.
+/// The log head from its row, refusing a size and last leaf that disagree.
 pub(super) fn head_from_row(size: i64, last_leaf: Option<Vec<u8>>) -> Result<LogHead, StoreError> {
     let size = to_u64(size, "log size")?;
     let last_leaf = match last_leaf {

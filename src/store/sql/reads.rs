@@ -48,7 +48,9 @@ macro_rules! read_sql {
             use $crate::ledger::Hash;
             use $crate::store::sql::reads::{content_from_row, entry_from_row, ContentColumns, EntryColumns};
             use $crate::store::sql::{stored_hash, to_i64, to_u64, INSERT_CHUNK};
-            use $crate::store::{checkpoint_from_row, StoreError, StoredCheckpoint, StoredContent, StoredEntry, StoredHead, Tenant};
+            use $crate::store::{
+                checkpoint_from_row, StoreError, StoredCheckpoint, StoredContent, StoredEntry, StoredHead, Tenant,
+            };
 
             pub(super) async fn latest_checkpoint(
                 store: &$store,
