@@ -36,15 +36,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
-use crate::ledger::checkpoint::{verifier_key, verify_checkpoint};
 use crate::ledger::commitment::commitment_digest;
 use crate::ledger::entry::{leaf_hash, prev_field, Entry};
 use crate::ledger::merkle::{leaf_stored_index, MemoryTree};
-use crate::ledger::{hash_from_slice, hash_hex, Hash};
+use crate::ledger::{hash_from_slice, Hash};
 use crate::store::{GovernanceRow, Store, StoreError, Tenant};
 
+mod checkpoints;
 mod index_tables;
 
+use checkpoints::check_checkpoints;
 use index_tables::{check_index_rows, PageIndexes};
 
 /// Entries read per page.
@@ -474,69 +475,8 @@ async fn audit_tenant(
         Err(error) => report.fail(format!("the log head row (size {size}): {error}")),
     }
 
-    let trusted_verifiers: Vec<String> = keys
-        .trusted
-        .iter()
-        .map(|key| verifier_key(&tenant.origin, key))
-        .collect();
     let checkpoints = store.checkpoints(tenant).await?;
-    for checkpoint in &checkpoints {
-        let Some(verified) = trusted_verifiers
-            .iter()
-            .find_map(|key| verify_checkpoint(&checkpoint.note, key).ok())
-        else {
-            let signer = keys
-                .untrusted
-                .iter()
-                .find(|key| verify_checkpoint(&checkpoint.note, &verifier_key(&tenant.origin, key)).is_ok());
-            report.fail(match signer {
-                Some(key) => format!(
-                    "checkpoint at size {}: signed by a key that is not trusted ({}, listed in the store)",
-                    checkpoint.size,
-                    public_key_text(key)
-                ),
-                None => format!(
-                    "checkpoint at size {}: signature does not verify with any trusted key",
-                    checkpoint.size
-                ),
-            });
-            continue;
-        };
-        if verified.size != checkpoint.size {
-            report.fail(format!(
-                "checkpoint at size {}: its note says size {}",
-                checkpoint.size, verified.size
-            ));
-            continue;
-        }
-        if verified.size > size {
-            report.fail(format!(
-                "checkpoint at size {}: beyond the log size {size}",
-                checkpoint.size
-            ));
-            continue;
-        }
-        let root = match tree.root_at(verified.size) {
-            Ok(root) => root,
-            Err(error) => {
-                report.fail(format!("checkpoint at size {}: {error}", checkpoint.size));
-                continue;
-            }
-        };
-        if verified.root != root || checkpoint.root != root.0 {
-            report.fail(format!(
-                "checkpoint at size {}: root {} does not match the entries (recomputed {})",
-                checkpoint.size,
-                hash_hex(&verified.root),
-                hash_hex(&root)
-            ));
-            continue;
-        }
-        report.checkpoints += 1;
-    }
-    if size > 0 && checkpoints.last().map(|checkpoint| checkpoint.size) != Some(size) {
-        report.fail(format!("no checkpoint covers the log head (size {size})"));
-    }
+    check_checkpoints(tenant, keys, &tree, size, &checkpoints, report);
     Ok(())
 }
 
