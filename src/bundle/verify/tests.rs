@@ -102,6 +102,11 @@ fn every_error_has_a_distinct_snake_case_code() {
             span_id: text(),
             missing_parent: text(),
         },
+        VerifyError::MissingPipelineContext {
+            index: 0,
+            kind: text(),
+            id: text(),
+        },
         VerifyError::OutputNotCommitted {
             sha256: text(),
             reason: text(),
