@@ -54,6 +54,12 @@ cargo clippy --all-targets --quiet -- -D warnings
 step "cargo doc (intra-doc links)"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 
+step "cargo check --lib --no-default-features (the pure core builds without the server)"
+cargo check --lib --no-default-features --quiet
+if cargo tree --no-default-features --edges normal --prefix none | grep -Eq '^(sqlx|tokio|axum|tonic|hyper)[ -]'; then
+  die "the library without the server feature depends on sqlx, tokio, axum, tonic or hyper"
+fi
+
 step "cargo test (SQLite and PostgreSQL)"
 cargo test --all-targets --quiet
 cargo test --doc --quiet

@@ -34,24 +34,46 @@
 //!   accept loop.
 //! * [`os`] — process settings at start: private umask, open-file limit.
 //! * [`cli`] — the `traceledger` command line.
+//!
+//! # Features
+//!
+//! `server` (default) builds everything above. Without it (`--no-default-features`) the
+//! library is the pure core alone — [`ledger`], [`domain`] and [`bundle`] (format, build and
+//! the offline verifier) — with no sqlx, tokio, axum or tonic among its dependencies.
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "server")]
 pub mod api;
+#[cfg(feature = "server")]
 pub mod app;
+#[cfg(feature = "server")]
 pub mod audit;
+#[cfg(feature = "server")]
 pub mod auth;
 pub mod bundle;
+#[cfg(feature = "server")]
 pub mod cli;
+#[cfg(feature = "server")]
 pub mod config;
+#[cfg(feature = "server")]
 pub mod connections;
 pub mod domain;
+#[cfg(feature = "server")]
 pub mod error;
+#[cfg(feature = "server")]
 pub mod grpc;
+#[cfg(feature = "server")]
 pub mod ingest;
+#[cfg(feature = "server")]
 pub mod intake;
 pub mod ledger;
+#[cfg(feature = "server")]
 pub mod os;
+#[cfg(feature = "server")]
 pub mod provenance;
+#[cfg(feature = "server")]
 pub mod sequencer;
+#[cfg(feature = "server")]
 pub mod signing;
+#[cfg(feature = "server")]
 pub mod store;

@@ -311,7 +311,7 @@ async fn python_otlp_logs_linked_to_spans_interop_postgres() {
 /// Audit bundles (DESIGN §5) checked by `tests/interop/verify_bundle.py`, a verifier written
 /// from the specs (DSSE, in-toto Statement v1, RFC 8785 via `rfc8785`, C2SP signed note via
 /// pyca/cryptography, its own RFC 9162 proof code) that shares no code with
-/// `src/bundle/verify.rs`, and by `traceledger verify --key`: a real export must pass both
+/// `src/bundle/verify/`, and by `traceledger verify --key`: a real export must pass both
 /// with the same counts, and every tampered copy must fail in both. Copies that only the
 /// deeper checks can catch are re-signed with the server's own key (the spawned app's
 /// `signing-key.pem`), so that the envelope signature still verifies.

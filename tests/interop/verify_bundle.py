@@ -2,7 +2,7 @@
 """Independent verifier of traceledger audit bundles (DESIGN.md §5, docs/formats.md).
 
 Written from the public specs only and sharing no code with traceledger's own verifier
-(src/bundle/verify.rs):
+(src/bundle/verify/):
 
 * DSSE v1 envelope, signature over PAE = "DSSEv1" SP len(type) SP type SP len(body) SP body
   (https://github.com/secure-systems-lab/dsse/blob/master/protocol.md), Ed25519 via
