@@ -26,7 +26,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest
 use tokio::sync::Semaphore;
 
 use super::budget::{BudgetError, MemoryBudget, Reservation};
-use super::normalize::NormalizedLog;
+use super::logs::NormalizedLog;
 use super::otlp::{self, DecodeError, Encoding};
 use super::wire::{self, Signal, WalkLimits, WireError};
 use super::{IngestLimits, LogRejection, NormalizedSpan, SpanRejection};

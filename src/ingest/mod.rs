@@ -19,12 +19,18 @@
 //! says the batch is durable.
 
 pub mod admission;
+pub mod anyvalue;
+mod attributes;
 pub mod budget;
+pub mod conventions;
 pub mod grpc;
 pub mod http;
+pub mod logs;
 pub mod normalize;
 pub mod otlp;
 pub mod service;
+#[cfg(test)]
+mod test_support;
 pub mod wire;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -340,7 +346,7 @@ pub fn count_log_records(request: &ExportLogsServiceRequest) -> usize {
 pub fn prepare_logs_with(
     request: &ExportLogsServiceRequest,
     limits: &IngestLimits,
-) -> (Vec<(normalize::NormalizedLog, [u8; 32])>, Vec<LogRejection>) {
+) -> (Vec<(logs::NormalizedLog, [u8; 32])>, Vec<LogRejection>) {
     use prost::Message;
     use sha2::{Digest, Sha256};
     let mut accepted = Vec::new();
@@ -370,7 +376,7 @@ pub fn prepare_logs_with(
                     continue;
                 }
                 let mut sink = ContentSink::new();
-                let normalized = normalize::normalize_log_record(&context, record, &mut sink).and_then(|normalized| {
+                let normalized = logs::normalize_log_record(&context, record, &mut sink).and_then(|normalized| {
                     crate::ledger::entry::check_body_depth(&normalized.body)
                         .map_err(|error| format!("attribute values nest too deep: {error}"))?;
                     Ok(normalized)

@@ -4,7 +4,7 @@
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
 
-use super::normalize::NormalizedLog;
+use super::logs::NormalizedLog;
 use super::{LogRejection, NormalizedSpan, SpanRejection};
 use crate::app::AppState;
 use crate::error::ApiError;
