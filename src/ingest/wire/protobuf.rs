@@ -12,17 +12,13 @@ fn malformed(what: &str) -> WireError {
     WireError::Malformed(format!("body is not a valid OTLP protobuf export request: {what}"))
 }
 
+/// Reads the varint at `position` and moves past it, with prost's own reader: the walk
+/// and the decoder that runs after it agree on every varint.
 fn read_varint(buf: &[u8], position: &mut usize) -> Result<u64, WireError> {
-    let mut value = 0u64;
-    for shift in 0..10 {
-        let byte = *buf.get(*position).ok_or_else(|| malformed("truncated varint"))?;
-        *position += 1;
-        value |= u64::from(byte & 0x7f) << (7 * shift);
-        if byte & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err(malformed("varint longer than 10 bytes"))
+    let mut rest = buf.get(*position..).ok_or_else(|| malformed("truncated varint"))?;
+    let value = prost::encoding::decode_varint(&mut rest).map_err(|_| malformed("invalid varint"))?;
+    *position = buf.len() - rest.len();
+    Ok(value)
 }
 
 fn skip(buf: &[u8], position: &mut usize, bytes: usize) -> Result<(), WireError> {
