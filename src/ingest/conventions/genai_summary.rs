@@ -153,6 +153,60 @@ pub const PIPELINE_SOURCES: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Workflow name sources, first present wins.
+pub const WORKFLOW_NAME_KEYS: &[&str] = &["gen_ai.workflow.name", "traceloop.workflow.name"];
+
+/// Finish reason sources (an array or a single string), first present wins; then
+/// Langfuse's `langfuse.observation.metadata.finish_reason` (JSON-unquoted), then the
+/// Traceloop legacy `gen_ai.completion.N.finish_reason`.
+pub const FINISH_REASON_KEYS: &[&str] = &[
+    "gen_ai.response.finish_reasons",
+    "llm.response.finish_reason",
+    "llm.finish_reason",
+];
+
+/// Model parameters outside `gen_ai.request.*`: attribute and parameter name (the first
+/// present of a name wins).
+pub const RENAMED_PARAMETER_KEYS: &[(&str, &str)] = &[
+    ("gen_ai.output.type", "output_type"),
+    ("gen_ai.is_streaming", "stream"),
+    ("llm.is_streaming", "stream"),
+];
+
+/// Agent summary: summary key and its attribute.
+pub const AGENT_SOURCES: &[(&str, &str)] = &[
+    ("name", "gen_ai.agent.name"),
+    ("id", "gen_ai.agent.id"),
+    ("description", "gen_ai.agent.description"),
+];
+
+/// Tool summary: summary key and its attribute sources (first present wins).
+pub const TOOL_SOURCES: &[(&str, &[&str])] = &[
+    ("name", &["gen_ai.tool.name", "tool.name"]),
+    ("call_id", &["gen_ai.tool.call.id", "tool_call.id"]),
+    ("type", &["gen_ai.tool.type"]),
+];
+
+/// The attributes whose commitment is a tool call's `arguments` on any span.
+pub const TOOL_CALL_ARGUMENT_KEYS: &[&str] = &["gen_ai.tool.call.arguments", "tool_call.function.arguments"];
+/// The same on tool spans, where the span's own input is the call's arguments.
+pub const TOOL_SPAN_ARGUMENT_KEYS: &[&str] = &[
+    "gen_ai.tool.call.arguments",
+    "tool_call.function.arguments",
+    "input.value",
+    "traceloop.entity.input",
+    "langfuse.observation.input",
+];
+/// The attributes whose commitment is a tool call's `result` on any span.
+pub const TOOL_CALL_RESULT_KEYS: &[&str] = &["gen_ai.tool.call.result"];
+/// The same on tool spans, where the span's own output is the call's result.
+pub const TOOL_SPAN_RESULT_KEYS: &[&str] = &[
+    "gen_ai.tool.call.result",
+    "output.value",
+    "traceloop.entity.output",
+    "langfuse.observation.output",
+];
+
 /// User, session and conversation ids of a span.
 pub(crate) struct Identities {
     pub(crate) user_id: Option<String>,
@@ -222,7 +276,7 @@ pub(crate) fn build_genai_summary(
     insert_string("user_id", identities.user_id.as_deref());
     insert_string(
         "workflow_name",
-        ["gen_ai.workflow.name", "traceloop.workflow.name"]
+        WORKFLOW_NAME_KEYS
             .iter()
             .find_map(|key| span_attributes.clear_string(key)),
     );
@@ -267,11 +321,7 @@ fn unwrap_json_string(text: &str) -> String {
 }
 
 fn finish_reasons(span_attributes: &AttributeSet<'_>) -> Vec<String> {
-    for key in [
-        "gen_ai.response.finish_reasons",
-        "llm.response.finish_reason",
-        "llm.finish_reason",
-    ] {
+    for key in FINISH_REASON_KEYS.iter().copied() {
         let reasons = match span_attributes.value(key).and_then(|any| any.value.as_ref()) {
             _ if span_attributes.is_content_key(key) => Vec::new(),
             Some(any_value::Value::ArrayValue(array)) => array
@@ -325,11 +375,7 @@ fn model_parameters(span_attributes: &AttributeSet<'_>) -> Map<String, Value> {
             parameters.insert(name.replace('.', "_"), encoded.clone());
         }
     }
-    for (key, name) in [
-        ("gen_ai.output.type", "output_type"),
-        ("gen_ai.is_streaming", "stream"),
-        ("llm.is_streaming", "stream"),
-    ] {
+    for &(key, name) in RENAMED_PARAMETER_KEYS {
         if parameters.contains_key(name) {
             continue;
         }
@@ -405,11 +451,7 @@ fn json_count_at(value: &Value, path: &str) -> Option<u64> {
 
 fn agent_summary(span_attributes: &AttributeSet<'_>) -> Map<String, Value> {
     let mut agent = Map::new();
-    for (summary_key, attribute_key) in [
-        ("name", "gen_ai.agent.name"),
-        ("id", "gen_ai.agent.id"),
-        ("description", "gen_ai.agent.description"),
-    ] {
+    for &(summary_key, attribute_key) in AGENT_SOURCES {
         if let Some(text) = span_attributes.clear_string(attribute_key) {
             agent.insert(summary_key.to_owned(), Value::from(text));
         }
@@ -419,12 +461,7 @@ fn agent_summary(span_attributes: &AttributeSet<'_>) -> Map<String, Value> {
 
 fn tool_summary(kind: SpanKind, span_attributes: &AttributeSet<'_>) -> Map<String, Value> {
     let mut tool = Map::new();
-    let string_sources: [(&str, &[&str]); 3] = [
-        ("name", &["gen_ai.tool.name", "tool.name"]),
-        ("call_id", &["gen_ai.tool.call.id", "tool_call.id"]),
-        ("type", &["gen_ai.tool.type"]),
-    ];
-    for (summary_key, attribute_keys) in string_sources {
+    for &(summary_key, attribute_keys) in TOOL_SOURCES {
         if let Some(text) = attribute_keys.iter().find_map(|key| span_attributes.clear_string(key)) {
             tool.insert(summary_key.to_owned(), Value::from(text));
         }
@@ -433,26 +470,10 @@ fn tool_summary(kind: SpanKind, span_attributes: &AttributeSet<'_>) -> Map<Strin
         return tool;
     }
     // Reuse the commitments of the attributes that hold the call's arguments and result.
-    let argument_keys: &[&str] = if kind == SpanKind::Tool {
-        &[
-            "gen_ai.tool.call.arguments",
-            "tool_call.function.arguments",
-            "input.value",
-            "traceloop.entity.input",
-            "langfuse.observation.input",
-        ]
+    let (argument_keys, result_keys) = if kind == SpanKind::Tool {
+        (TOOL_SPAN_ARGUMENT_KEYS, TOOL_SPAN_RESULT_KEYS)
     } else {
-        &["gen_ai.tool.call.arguments", "tool_call.function.arguments"]
-    };
-    let result_keys: &[&str] = if kind == SpanKind::Tool {
-        &[
-            "gen_ai.tool.call.result",
-            "output.value",
-            "traceloop.entity.output",
-            "langfuse.observation.output",
-        ]
-    } else {
-        &["gen_ai.tool.call.result"]
+        (TOOL_CALL_ARGUMENT_KEYS, TOOL_CALL_RESULT_KEYS)
     };
     if let Some(commitment) = argument_keys.iter().find_map(|key| span_attributes.commitment(key)) {
         tool.insert("arguments".into(), commitment);

@@ -17,6 +17,19 @@ use crate::ingest::anyvalue::structured_json_of;
 use crate::ingest::attributes::AttributeSet;
 use crate::ingest::{ContentSink, SpanKind};
 
+/// Free-form output values of root spans (their final answer), read after
+/// `gen_ai.output.messages`; the first that yields text wins.
+pub const ROOT_OUTPUT_KEYS: &[&str] = &[
+    "output.value",
+    "langfuse.trace.output",
+    "langfuse.observation.output",
+    "traceloop.entity.output",
+];
+
+/// Free-form output values of generation spans, the last sources tried (after the GenAI
+/// messages, the indexed completions and messages, and the `gen_ai.choice` events).
+pub const GENERATION_OUTPUT_VALUE_KEYS: &[&str] = &["langfuse.observation.output", "output.value", "ai.response.text"];
+
 /// The output texts of a span: for generation spans the assistant text, for root spans
 /// the final answer of the trace. The first source that yields text wins.
 pub(crate) fn collect_outputs(
@@ -31,12 +44,7 @@ pub(crate) fn collect_outputs(
     }
     if outputs.is_empty() && is_root {
         outputs = texts_from_messages_attribute(span_attributes.value("gen_ai.output.messages"));
-        for key in [
-            "output.value",
-            "langfuse.trace.output",
-            "langfuse.observation.output",
-            "traceloop.entity.output",
-        ] {
+        for key in ROOT_OUTPUT_KEYS {
             if !outputs.is_empty() {
                 break;
             }
@@ -93,7 +101,7 @@ fn generation_outputs(span_attributes: &AttributeSet<'_>, events: &[(&str, Attri
     if !from_events.is_empty() {
         return from_events;
     }
-    for key in ["langfuse.observation.output", "output.value", "ai.response.text"] {
+    for key in GENERATION_OUTPUT_VALUE_KEYS {
         if let Some(text) = span_attributes.raw_string(key) {
             let texts = texts_from_output_value(text);
             if !texts.is_empty() {

@@ -14,6 +14,29 @@ use crate::ingest::anyvalue::{double_json, structured_json_of};
 use crate::ingest::attributes::AttributeSet;
 use crate::ingest::{ContentSink, SpanKind};
 
+/// Top-k sources, first present wins.
+pub const TOP_K_KEYS: &[&str] = &["gen_ai.request.top_k", "retrieval.top_k"];
+/// The attributes whose commitment is the retrieval `query` on any span.
+pub const QUERY_KEYS: &[&str] = &["gen_ai.retrieval.query.text"];
+/// The same on retrieval spans, where the span's own input is the query.
+pub const RETRIEVAL_SPAN_QUERY_KEYS: &[&str] = &[
+    "gen_ai.retrieval.query.text",
+    "input.value",
+    "langfuse.observation.input",
+    "traceloop.entity.input",
+];
+/// Framework outputs of retrieval spans that may hold the document list, first that
+/// yields documents wins.
+pub const RETRIEVAL_OUTPUT_KEYS: &[&str] = &["output.value", "langfuse.observation.output", "traceloop.entity.output"];
+/// Members of a document object (or its `metadata`) holding its id, first present wins.
+pub const DOCUMENT_ID_FIELDS: &[&str] = &["id", "document_id", "doc_id"];
+/// Members holding a document's URI.
+pub const DOCUMENT_URI_FIELDS: &[&str] = &["uri", "url", "source"];
+/// Members holding a document's score.
+pub const DOCUMENT_SCORE_FIELDS: &[&str] = &["score", "relevance_score"];
+/// Members holding a document's text (never read from `metadata`).
+pub const DOCUMENT_TEXT_FIELDS: &[&str] = &["content", "text", "page_content", "document"];
+
 /// One retrieved document as found in a convention's attributes.
 #[derive(Debug, Default, Clone, PartialEq)]
 struct DocumentFacts {
@@ -35,23 +58,15 @@ pub(crate) fn retrieval_summary(
         retrieval.insert("data_source_id".into(), Value::from(source_id));
     }
     let is_retrieval = kind == SpanKind::Retrieval;
-    if let Some(top_k) = ["gen_ai.request.top_k", "retrieval.top_k"]
-        .iter()
-        .find_map(|key| span_attributes.clear_count(key))
-    {
+    if let Some(top_k) = TOP_K_KEYS.iter().find_map(|key| span_attributes.clear_count(key)) {
         if is_retrieval || !retrieval.is_empty() {
             retrieval.insert("top_k".into(), Value::from(top_k.to_string()));
         }
     }
-    let query_keys: &[&str] = if is_retrieval {
-        &[
-            "gen_ai.retrieval.query.text",
-            "input.value",
-            "langfuse.observation.input",
-            "traceloop.entity.input",
-        ]
+    let query_keys = if is_retrieval {
+        RETRIEVAL_SPAN_QUERY_KEYS
     } else {
-        &["gen_ai.retrieval.query.text"]
+        QUERY_KEYS
     };
     if let Some(commitment) = query_keys.iter().find_map(|key| span_attributes.commitment(key)) {
         retrieval.insert("query".into(), commitment);
@@ -102,7 +117,7 @@ fn retrieval_documents(is_retrieval: bool, span_attributes: &AttributeSet<'_>) -
     // Framework outputs of retriever spans: OpenInference `output.value`
     // ({"documents": [...]}) and Langfuse / Traceloop outputs (a JSON list).
     let output_documents: Vec<DocumentFacts> = if is_retrieval {
-        ["output.value", "langfuse.observation.output", "traceloop.entity.output"]
+        RETRIEVAL_OUTPUT_KEYS
             .iter()
             .filter_map(|key| structured_json_of(span_attributes.value(key)))
             .map(|output| documents_from_json(&output))
@@ -191,20 +206,20 @@ fn documents_from_json(value: &Value) -> Vec<DocumentFacts> {
 fn document_from_object(value: &Value) -> Option<DocumentFacts> {
     let object = value.as_object()?;
     let metadata = object.get("metadata").map(document_from_metadata).unwrap_or_default();
-    let text = ["content", "text", "page_content", "document"]
+    let text = DOCUMENT_TEXT_FIELDS
         .iter()
         .find_map(|key| object.get(*key).and_then(Value::as_str))
         .map(str::to_owned);
     Some(DocumentFacts {
-        id: ["id", "document_id", "doc_id"]
+        id: DOCUMENT_ID_FIELDS
             .iter()
             .find_map(|key| json_id(object.get(*key)))
             .or(metadata.id),
-        uri: ["uri", "url", "source"]
+        uri: DOCUMENT_URI_FIELDS
             .iter()
             .find_map(|key| json_text(object.get(*key)))
             .or(metadata.uri),
-        score: ["score", "relevance_score"]
+        score: DOCUMENT_SCORE_FIELDS
             .iter()
             .find_map(|key| json_score(object.get(*key)))
             .or(metadata.score),
@@ -218,13 +233,9 @@ fn document_from_metadata(value: &Value) -> DocumentFacts {
         return DocumentFacts::default();
     };
     DocumentFacts {
-        id: ["id", "document_id", "doc_id"]
-            .iter()
-            .find_map(|key| json_id(object.get(*key))),
-        uri: ["uri", "url", "source"]
-            .iter()
-            .find_map(|key| json_text(object.get(*key))),
-        score: ["score", "relevance_score"]
+        id: DOCUMENT_ID_FIELDS.iter().find_map(|key| json_id(object.get(*key))),
+        uri: DOCUMENT_URI_FIELDS.iter().find_map(|key| json_text(object.get(*key))),
+        score: DOCUMENT_SCORE_FIELDS
             .iter()
             .find_map(|key| json_score(object.get(*key))),
         text: None,
