@@ -5,7 +5,7 @@
 //! only commitments in place of content attributes, so to re-derive the outputs the
 //! attributes are rebuilt: clear values are decoded from their body encoding (OTLP/JSON
 //! `AnyValue`), and each committed value is replaced by its stored content. Then the same
-//! code as at ingest ([`crate::ingest::normalize::span_outputs`]) finds the outputs.
+//! code as at ingest ([`crate::ingest::conventions::outputs::span_outputs`]) finds the outputs.
 //!
 //! One ambiguity remains: a committed value is stored as its text when it was a string,
 //! and as the RFC 8785 JSON of its encoding otherwise, so a stored text that is exactly
@@ -95,7 +95,7 @@ fn span_digest_sets(
             .iter()
             .map(|(name, set)| (name.clone(), materialize(set, mask, &mut bit)))
             .collect();
-        crate::ingest::normalize::span_outputs(&span_attributes, &span_events, is_root)
+        crate::ingest::conventions::outputs::span_outputs(&span_attributes, &span_events, is_root)
     })
     .map(|readings| digest_sets_of(readings, secret, super::legacy_span_output_digests))
 }
@@ -109,7 +109,7 @@ fn log_digest_sets(
     digest_sets(count_ambiguous(&attributes), |mask| {
         let mut bit = 0;
         let rebuilt = materialize(&attributes, mask, &mut bit);
-        crate::ingest::normalize::log_outputs(&rebuilt)
+        crate::ingest::logs::log_outputs(&rebuilt)
     })
     .map(|readings| digest_sets_of(readings, secret, super::legacy_log_output_digests))
 }
@@ -258,7 +258,7 @@ fn structured_reading(text: &str) -> Option<AnyValue> {
     (serde_json_canonicalizer::to_string(&parsed).ok()? == text).then_some(decoded)
 }
 
-/// Decodes the body encoding of an OTLP `AnyValue` (`ingest::normalize`, docs/formats.md
+/// Decodes the body encoding of an OTLP `AnyValue` (`ingest::anyvalue`, docs/formats.md
 /// §3): `{}` for no value, else exactly one of `stringValue`, `boolValue`, `intValue`
 /// (decimal string), `doubleValue` (number or `"NaN"`/`"Infinity"`/`"-Infinity"`),
 /// `bytesValue` (base64), `arrayValue.values`, `kvlistValue.values[{key, value}]`.
@@ -318,7 +318,7 @@ pub fn decode_any_value(encoded: &Value) -> Option<AnyValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::normalize::encode_any_value;
+    use crate::ingest::anyvalue::encode_any_value;
 
     fn string(text: &str) -> AnyValue {
         AnyValue {

@@ -4,17 +4,26 @@
 //! * [`wire`] — a pure walk over the wire bytes of an export: counts spans or log
 //!   records and estimates the decoded and normalized memory, before anything is built.
 //! * [`budget`] — the in-flight ingest memory budget shared by every request.
-//! * [`normalize`] — pure, table-driven mapping of one OTLP span to the canonical span
-//!   entry body: span kind, GenAI summary, content fields replaced by commitments.
+//! * [`normalize`] — one OTLP span to the canonical span entry body, composing:
+//!   [`conventions`] (the tables of docs/conventions.md, one file per concern: span
+//!   kinds, content keys, the GenAI summary, retrieval documents, outputs) and
+//!   [`anyvalue`] (OTLP `AnyValue` to JSON as in OTLP/JSON).
+//! * [`logs`] — one OTLP log record (a GenAI content event) to a `log` entry body.
 //!
 //! The transports live at the edge and call [`crate::intake`], which admits the bytes
 //! under the budget and commits them through the tenant's sequencer:
 //! [`crate::api::otlp_http`] (axum: `POST /v1/traces`, `/v1/logs`, the Langfuse path) and
 //! [`crate::grpc`] (tonic: `TraceService/Export`, `LogsService/Export`).
 
+pub mod anyvalue;
+mod attributes;
 pub mod budget;
+pub mod conventions;
+pub mod logs;
 pub mod normalize;
 pub mod otlp;
+#[cfg(test)]
+mod test_support;
 pub mod wire;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -330,7 +339,7 @@ pub fn count_log_records(request: &ExportLogsServiceRequest) -> usize {
 pub fn prepare_logs_with(
     request: &ExportLogsServiceRequest,
     limits: &IngestLimits,
-) -> (Vec<(normalize::NormalizedLog, [u8; 32])>, Vec<LogRejection>) {
+) -> (Vec<(logs::NormalizedLog, [u8; 32])>, Vec<LogRejection>) {
     use prost::Message;
     use sha2::{Digest, Sha256};
     let mut accepted = Vec::new();
@@ -360,7 +369,7 @@ pub fn prepare_logs_with(
                     continue;
                 }
                 let mut sink = ContentSink::new();
-                let normalized = normalize::normalize_log_record(&context, record, &mut sink).and_then(|normalized| {
+                let normalized = logs::normalize_log_record(&context, record, &mut sink).and_then(|normalized| {
                     crate::ledger::entry::check_body_depth(&normalized.body)
                         .map_err(|error| format!("attribute values nest too deep: {error}"))?;
                     Ok(normalized)

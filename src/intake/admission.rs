@@ -28,7 +28,7 @@ use tokio::sync::Semaphore;
 use crate::app::AppState;
 use crate::error::ApiError;
 use crate::ingest::budget::{BudgetError, MemoryBudget, Reservation};
-use crate::ingest::normalize::NormalizedLog;
+use crate::ingest::logs::NormalizedLog;
 use crate::ingest::otlp::{self, DecodeError, Encoding};
 use crate::ingest::wire::{self, Signal, WalkLimits, WireError};
 use crate::ingest::{IngestLimits, LogRejection, NormalizedSpan, SpanRejection};

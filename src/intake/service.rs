@@ -6,7 +6,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::ingest::normalize::NormalizedLog;
+use crate::ingest::logs::NormalizedLog;
 use crate::ingest::{LogRejection, NormalizedSpan, SpanRejection};
 use crate::provenance::governance::Linker;
 use crate::store::{AppendItem, Tenant};
