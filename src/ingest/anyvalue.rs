@@ -10,7 +10,7 @@
 
 use base64::Engine;
 use opentelemetry_proto::tonic::common::v1::any_value;
-use opentelemetry_proto::tonic::common::v1::AnyValue;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, KeyValueList};
 use serde_json::{json, Map, Value};
 
 /// Deepest nesting of `AnyValue` arrays / key-value lists accepted. The protobuf and JSON
@@ -151,6 +151,63 @@ pub(crate) fn structured_json_of(value: Option<&AnyValue>) -> Option<Value> {
         Some(any_value::Value::ArrayValue(_)) | Some(any_value::Value::KvlistValue(_)) => Some(plain_json_of(value, 0)),
         _ => None,
     }
+}
+
+/// Decodes the body encoding of an OTLP `AnyValue` (as [`encode_any_value`] writes it, docs/formats.md
+/// §3): `{}` for no value, else exactly one of `stringValue`, `boolValue`, `intValue`
+/// (decimal string), `doubleValue` (number or `"NaN"`/`"Infinity"`/`"-Infinity"`),
+/// `bytesValue` (base64), `arrayValue.values`, `kvlistValue.values[{key, value}]`.
+pub fn decode_any_value(encoded: &Value) -> Option<AnyValue> {
+    let object = encoded.as_object()?;
+    let mut members = object.iter();
+    let Some((kind, inner)) = members.next() else {
+        return Some(AnyValue { value: None });
+    };
+    if members.next().is_some() {
+        return None;
+    }
+    let value = match kind.as_str() {
+        "stringValue" => any_value::Value::StringValue(inner.as_str()?.to_owned()),
+        "boolValue" => any_value::Value::BoolValue(inner.as_bool()?),
+        "intValue" => any_value::Value::IntValue(inner.as_str()?.parse().ok()?),
+        "doubleValue" => any_value::Value::DoubleValue(match inner {
+            Value::Number(number) => number.as_f64()?,
+            Value::String(text) => match text.as_str() {
+                "NaN" => f64::NAN,
+                "Infinity" => f64::INFINITY,
+                "-Infinity" => f64::NEG_INFINITY,
+                _ => return None,
+            },
+            _ => return None,
+        }),
+        "bytesValue" => {
+            any_value::Value::BytesValue(base64::engine::general_purpose::STANDARD.decode(inner.as_str()?).ok()?)
+        }
+        "arrayValue" => {
+            let values = inner["values"]
+                .as_array()?
+                .iter()
+                .map(decode_any_value)
+                .collect::<Option<Vec<_>>>()?;
+            any_value::Value::ArrayValue(ArrayValue { values })
+        }
+        "kvlistValue" => {
+            let values = inner["values"]
+                .as_array()?
+                .iter()
+                .map(|pair| {
+                    Some(KeyValue {
+                        key: pair["key"].as_str()?.to_owned(),
+                        value: Some(decode_any_value(&pair["value"])?),
+                        ..KeyValue::default()
+                    })
+                })
+                .collect::<Option<Vec<_>>>()?;
+            any_value::Value::KvlistValue(KeyValueList { values })
+        }
+        _ => return None,
+    };
+    Some(AnyValue { value: Some(value) })
 }
 
 #[cfg(test)]
