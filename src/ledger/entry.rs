@@ -184,6 +184,19 @@ pub fn json_depth(value: &Value) -> usize {
 
 /// Refuses a body that would make an entry deeper than [`MAX_ENTRY_DEPTH`]: writers call
 /// it before an entry is queued, so one request cannot poison the log for every reader.
+///
+/// ```
+/// use serde_json::json;
+/// use traceledger::ledger::entry::{check_body_depth, EntryError, MAX_ENTRY_DEPTH};
+///
+/// let mut body = json!("leaf");
+/// for _ in 0..MAX_ENTRY_DEPTH - 1 {
+///     body = json!([body]);
+/// }
+/// assert!(check_body_depth(&body).is_ok()); // the entry object makes it 64 levels
+/// let deeper = json!([body]);
+/// assert!(matches!(check_body_depth(&deeper), Err(EntryError::TooDeep { depth: 65, .. })));
+/// ```
 pub fn check_body_depth(body: &Value) -> Result<(), EntryError> {
     let depth = json_depth(body) + 1;
     if depth > MAX_ENTRY_DEPTH {
@@ -267,6 +280,15 @@ fn parse_unbounded<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, En
 }
 
 /// `SHA-256(0x00 || entry_bytes)`: the RFC 6962 leaf hash of an entry.
+///
+/// ```
+/// use sha2::{Digest, Sha256};
+/// use traceledger::ledger::entry::leaf_hash;
+///
+/// let bytes = br#"{"body":{},"index":0,"log":"traceledger.local/default"}"#;
+/// let expected: [u8; 32] = Sha256::new().chain_update([0u8]).chain_update(bytes).finalize().into();
+/// assert_eq!(leaf_hash(bytes).0, expected);
+/// ```
 pub fn leaf_hash(entry_bytes: &[u8]) -> Hash {
     tlog_tiles::record_hash(entry_bytes)
 }

@@ -40,6 +40,16 @@ fn is_zero_width(character: char) -> bool {
 }
 
 /// The normalized form of an output text (see the module docs).
+///
+/// ```
+/// use traceledger::provenance::lookup::normalize_output;
+///
+/// // CRLF, a zero-width space, doubled and trailing blanks: invisible in a browser.
+/// let pasted = "  Yes.\r\nOrder\u{200B} 1234  was delivered.\n";
+/// assert_eq!(normalize_output(pasted), "Yes. Order 1234 was delivered.");
+/// // NFD and NFC spell "café" alike once normalized.
+/// assert_eq!(normalize_output("cafe\u{301}"), normalize_output("caf\u{e9}"));
+/// ```
 pub fn normalize_output(text: &str) -> String {
     let unified = text.replace("\r\n", "\n").replace('\r', "\n");
     let mut normalized = String::with_capacity(unified.len());
