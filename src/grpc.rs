@@ -487,40 +487,41 @@ impl<R: Message> Encoder for ResponseEncoder<R> {
     }
 }
 
-/// `google.rpc.Status`, for the `grpc-status-details-bin` trailer.
+/// `google.rpc.Status`, for the `grpc-status-details-bin` trailer (clients and tests
+/// read a refusal's retry delay with these messages too).
 #[derive(Clone, PartialEq, Message)]
-struct RpcStatus {
+pub struct RpcStatus {
     #[prost(int32, tag = "1")]
-    code: i32,
+    pub code: i32,
     #[prost(string, tag = "2")]
-    message: String,
+    pub message: String,
     #[prost(message, repeated, tag = "3")]
-    details: Vec<ProtoAny>,
+    pub details: Vec<ProtoAny>,
 }
 
 /// `google.protobuf.Any`.
 #[derive(Clone, PartialEq, Message)]
-struct ProtoAny {
+pub struct ProtoAny {
     #[prost(string, tag = "1")]
-    type_url: String,
+    pub type_url: String,
     #[prost(bytes = "vec", tag = "2")]
-    value: Vec<u8>,
+    pub value: Vec<u8>,
 }
 
 /// `google.rpc.RetryInfo`.
 #[derive(Clone, PartialEq, Message)]
-struct RetryInfo {
+pub struct RetryInfo {
     #[prost(message, optional, tag = "1")]
-    retry_delay: Option<ProtoDuration>,
+    pub retry_delay: Option<ProtoDuration>,
 }
 
 /// `google.protobuf.Duration`.
 #[derive(Clone, PartialEq, Message)]
-struct ProtoDuration {
+pub struct ProtoDuration {
     #[prost(int64, tag = "1")]
-    seconds: i64,
+    pub seconds: i64,
     #[prost(int32, tag = "2")]
-    nanos: i32,
+    pub nanos: i32,
 }
 
 /// Maps an API error to a gRPC status (the same table as HTTP).

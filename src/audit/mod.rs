@@ -24,13 +24,10 @@ pub fn output_digest(secret: &[u8], output: &str) -> [u8; 32] {
 /// parts joined without and with `\n`. Ingest now writes
 /// [`crate::provenance::lookup::output_index_digests`]; the audit accepts either.
 pub fn legacy_span_output_digests(secret: &[u8], outputs: &[String]) -> Vec<[u8; 32]> {
-    let mut digests: Vec<[u8; 32]> = outputs.iter().map(|output| output_digest(secret, output)).collect();
-    if outputs.len() > 1 {
-        for separator in ["", "\n"] {
-            digests.push(output_digest(secret, &outputs.join(separator)));
-        }
-    }
-    digests
+    crate::provenance::lookup::indexed_texts(outputs)
+        .iter()
+        .map(|text| output_digest(secret, text))
+        .collect()
 }
 
 /// The `output_index` digests versions before the normalized lookup digest wrote for a

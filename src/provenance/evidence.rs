@@ -105,8 +105,7 @@ pub async fn select(
         (None, Some(hex_digest)) => parse_sha256(hex_digest)?,
         (None, None) => return Err(EvidenceError::BadRequest("no selector".into())),
     };
-    let digest = crate::audit::output_digest_from_sha256(&tenant.lookup_secret, &output_sha256);
-    let mut digest = digest;
+    let mut digest = crate::audit::output_digest_from_sha256(&tenant.lookup_secret, &output_sha256);
     let mut indexes = store.output_entries(tenant, &digest).await?;
     let mut matched_form = (!indexes.is_empty()).then_some(MatchedForm::Exact);
     if let (true, None, Some(text)) = (allow_normalized, matched_form, &request.output) {

@@ -80,17 +80,23 @@ pub fn normalized_digest(secret: &[u8], text: &str) -> [u8; 32] {
     crate::audit::keyed_digest(secret, &preimage)
 }
 
-/// Every index digest of the outputs one record emitted: exact and normalized digests
-/// of each part and, for an answer delivered in several parts (messages, choices), of
-/// the parts joined with nothing and with newlines. Sorted, without duplicates.
-pub fn output_index_digests(secret: &[u8], outputs: &[String]) -> Vec<[u8; 32]> {
+/// The texts an output list is findable by: each part and, for an answer delivered in
+/// several parts (messages, choices), the parts joined with nothing and with newlines.
+pub fn indexed_texts(outputs: &[String]) -> Vec<std::borrow::Cow<'_, str>> {
     let mut texts: Vec<std::borrow::Cow<'_, str>> = outputs.iter().map(|output| output.as_str().into()).collect();
     if outputs.len() > 1 {
         for separator in ["", "\n"] {
             texts.push(outputs.join(separator).into());
         }
     }
-    let mut digests: Vec<[u8; 32]> = texts
+    texts
+}
+
+/// Every index digest of the outputs one record emitted: exact and normalized digests
+/// of each part and, for an answer delivered in several parts (messages, choices), of
+/// the parts joined with nothing and with newlines. Sorted, without duplicates.
+pub fn output_index_digests(secret: &[u8], outputs: &[String]) -> Vec<[u8; 32]> {
+    let mut digests: Vec<[u8; 32]> = indexed_texts(outputs)
         .iter()
         .flat_map(|text| [exact_digest(secret, text), normalized_digest(secret, text)])
         .collect();

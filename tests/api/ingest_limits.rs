@@ -161,42 +161,9 @@ async fn problem(response: reqwest::Response) -> (u16, String, Option<String>) {
     (status, body["detail"].as_str().unwrap_or("").to_owned(), retry_after)
 }
 
-/// `google.rpc.Status` / `google.protobuf.Any` / `google.rpc.RetryInfo`, to read the
-/// `grpc-status-details-bin` of a refusal.
-#[derive(Clone, PartialEq, Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<ProtoAny>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct ProtoAny {
-    #[prost(string, tag = "1")]
-    type_url: String,
-    #[prost(bytes = "vec", tag = "2")]
-    value: Vec<u8>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct RetryInfo {
-    #[prost(message, optional, tag = "1")]
-    retry_delay: Option<ProtoDuration>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-struct ProtoDuration {
-    #[prost(int64, tag = "1")]
-    seconds: i64,
-    #[prost(int32, tag = "2")]
-    nanos: i32,
-}
-
 /// The retry delay a status carries, in seconds (None: not retryable per OTLP).
 fn retry_delay(status: &tonic::Status) -> Option<i64> {
+    use traceledger::grpc::{RetryInfo, RpcStatus};
     let details = RpcStatus::decode(status.details()).ok()?;
     details
         .details
