@@ -145,7 +145,7 @@ fn check_content_invariants(fixture: &str, span: &NormalizedSpan) {
 /// The audit re-derives the output index from the entry (as a verifier reads it back from
 /// its canonical bytes) and the stored content: it must find what ingest indexed.
 fn check_outputs_rederive(fixture: &str, span: &NormalizedSpan) {
-    use traceledger::audit::outputs::{expected_output_digests, ExpectedOutputs};
+    use traceledger::provenance::outputs::{expected_output_digests, ExpectedOutputs};
     let secret = [5u8; 32];
     let canonical = serde_json_canonicalizer::to_vec(&span.body).expect("body canonicalizes");
     let body: Value = serde_json::from_slice(&canonical).expect("canonical body parses");

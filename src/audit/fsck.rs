@@ -13,7 +13,7 @@
 //! **Index tables are re-derived.** The rows the API serves from (`spans`,
 //! `span_attributes`, `governance`, `output_index`) are rebuilt from the entries with the
 //! same code ingest used ([`crate::provenance::span_row`],
-//! [`crate::provenance::governance::governance_row`], [`super::outputs`] over the stored
+//! [`crate::provenance::governance::governance_row`], [`crate::provenance::outputs`] over the stored
 //! content with the tenant's lookup secret) and compared: a missing row, an extra row or
 //! a changed column is a failure naming the entry and the table. Outputs whose content
 //! is erased cannot be re-derived; those entries are counted, not judged.

@@ -105,7 +105,7 @@ pub async fn select(
         (None, Some(hex_digest)) => parse_sha256(hex_digest)?,
         (None, None) => return Err(EvidenceError::BadRequest("no selector".into())),
     };
-    let mut digest = crate::audit::output_digest_from_sha256(&tenant.lookup_secret, &output_sha256);
+    let mut digest = crate::provenance::lookup::exact_digest_from_sha256(&tenant.lookup_secret, &output_sha256);
     let mut indexes = store.output_entries(tenant, &digest).await?;
     let mut matched_form = (!indexes.is_empty()).then_some(MatchedForm::Exact);
     if let (true, None, Some(text)) = (allow_normalized, matched_form, &request.output) {
@@ -114,7 +114,7 @@ pub async fn select(
         matched_form = (!indexes.is_empty()).then_some(MatchedForm::Normalized);
     }
     // Each index row is checked against its entry: the entry must emit this output, as
-    // re-derived from its committed content (audit::outputs).
+    // re-derived from its committed content (provenance::outputs).
     let opened = opened_contents(store, tenant, &indexes).await?;
     let mut traces: Vec<(String, Vec<u64>)> = Vec::new();
     let mut mismatches = Vec::new();
@@ -123,19 +123,19 @@ pub async fn select(
             Err(error) => (None, Some(format!("the entry cannot be read: {error}"))),
             Ok(decoded) => {
                 let trace_id = decoded.body["trace_id"].as_str().map(str::to_owned);
-                let expected = crate::audit::outputs::expected_output_digests(
+                let expected = crate::provenance::outputs::expected_output_digests(
                     &decoded.entry_type,
                     &decoded.body,
                     &opened,
                     &tenant.lookup_secret,
                 );
                 let problem = match expected {
-                    crate::audit::outputs::ExpectedOutputs::OneOf(sets)
+                    crate::provenance::outputs::ExpectedOutputs::OneOf(sets)
                         if sets.iter().any(|set| set.contains(&digest)) =>
                     {
                         None
                     }
-                    crate::audit::outputs::ExpectedOutputs::Unknown(reason) => {
+                    crate::provenance::outputs::ExpectedOutputs::Unknown(reason) => {
                         Some(format!("the row cannot be checked against its entry ({reason})"))
                     }
                     _ => Some("the entry does not emit this output".to_owned()),

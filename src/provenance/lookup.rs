@@ -68,16 +68,50 @@ pub fn normalize_output(text: &str) -> String {
     normalized
 }
 
-/// The exact keyed digest of an output text.
+/// The exact keyed digest of an output text: HMAC-SHA-256 under the tenant's lookup
+/// secret, taken over `SHA-256(text)`, so a search by the output's plain SHA-256
+/// (`{"output_sha256": ...}`) finds the same rows as a search by its text. The index
+/// holds only keyed digests, never a plain hash, so outputs cannot be confirmed by
+/// guessing without the secret.
 pub fn exact_digest(secret: &[u8], text: &str) -> [u8; 32] {
-    crate::audit::output_digest(secret, text)
+    exact_digest_from_sha256(secret, &Sha256::digest(text.as_bytes()).into())
+}
+
+/// [`exact_digest`] from the output's SHA-256.
+pub fn exact_digest_from_sha256(secret: &[u8], output_sha256: &[u8; 32]) -> [u8; 32] {
+    keyed_digest(secret, output_sha256)
+}
+
+/// HMAC-SHA-256 of `data` under the tenant's lookup secret.
+pub fn keyed_digest(secret: &[u8], data: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, KeyInit, Mac};
+    // HMAC accepts keys of any length; the error case cannot happen.
+    let mut mac = match <Hmac<Sha256> as KeyInit>::new_from_slice(secret) {
+        Ok(mac) => mac,
+        Err(_) => return [0u8; 32],
+    };
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+/// The `output_index` digests versions before the normalized lookup digest wrote for a
+/// span's output texts: the exact digest of each [`indexed_texts`] entry. Ingest now
+/// writes [`output_index_digests`]; the audit accepts either.
+pub fn legacy_span_output_digests(secret: &[u8], outputs: &[String]) -> Vec<[u8; 32]> {
+    indexed_texts(outputs).iter().map(|text| exact_digest(secret, text)).collect()
+}
+
+/// The `output_index` digests versions before the normalized lookup digest wrote for a
+/// log record's output texts: one exact digest per text.
+pub fn legacy_log_output_digests(secret: &[u8], outputs: &[String]) -> Vec<[u8; 32]> {
+    outputs.iter().map(|output| exact_digest(secret, output)).collect()
 }
 
 /// The normalized keyed digest of an output text.
 pub fn normalized_digest(secret: &[u8], text: &str) -> [u8; 32] {
     let mut preimage = NORMALIZED_DOMAIN.to_vec();
     preimage.extend_from_slice(&Sha256::digest(normalize_output(text).as_bytes()));
-    crate::audit::keyed_digest(secret, &preimage)
+    keyed_digest(secret, &preimage)
 }
 
 /// The texts an output list is findable by: each part and, for an answer delivered in

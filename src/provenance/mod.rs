@@ -6,6 +6,7 @@ pub mod evidence;
 pub mod export;
 pub mod governance;
 pub mod lookup;
+pub mod outputs;
 pub mod report;
 
 use serde_json::{json, Value};

@@ -8,7 +8,7 @@ use crate::ledger::entry::Entry;
 use crate::store::{GovernanceRow, SpanIndexRows, StoredSpanRow, Tenant};
 
 use super::TenantAudit;
-use crate::audit::outputs::{expected_output_digests, ExpectedOutputs};
+use crate::provenance::outputs::{expected_output_digests, ExpectedOutputs};
 
 /// The index rows of one page of entries, taken out as their entries claim them; what
 /// is left names no entry that has it.

@@ -98,7 +98,7 @@ fn span_digest_sets(
             .collect();
         crate::ingest::conventions::outputs::span_outputs(&span_attributes, &span_events, is_root)
     })
-    .map(|readings| digest_sets_of(readings, secret, super::legacy_span_output_digests))
+    .map(|readings| digest_sets_of(readings, secret, super::lookup::legacy_span_output_digests))
 }
 
 fn log_digest_sets(
@@ -112,7 +112,7 @@ fn log_digest_sets(
         let rebuilt = materialize(&attributes, mask, &mut bit);
         crate::ingest::logs::log_outputs(&rebuilt)
     })
-    .map(|readings| digest_sets_of(readings, secret, super::legacy_log_output_digests))
+    .map(|readings| digest_sets_of(readings, secret, super::lookup::legacy_log_output_digests))
 }
 
 /// The possible row sets for the possible output lists: the rows ingest writes today
@@ -340,9 +340,9 @@ mod tests {
             },
         });
         let expected = expected_output_digests("span", &body, &contents, &secret);
-        let legacy: BTreeSet<[u8; 32]> = [super::super::output_digest(&secret, "Yes, within 30 days.")].into();
+        let legacy: BTreeSet<[u8; 32]> = [crate::provenance::lookup::exact_digest(&secret, "Yes, within 30 days.")].into();
         let want: BTreeSet<[u8; 32]> = [
-            super::super::output_digest(&secret, "Yes, within 30 days."),
+            crate::provenance::lookup::exact_digest(&secret, "Yes, within 30 days."),
             crate::provenance::lookup::normalized_digest(&secret, "Yes, within 30 days."),
         ]
         .into();
@@ -380,7 +380,7 @@ mod tests {
         contents.insert("d".repeat(64), "{}".to_owned());
         let body = serde_json::json!({"attributes": {"output.value": {"sha256": "d".repeat(64), "len": 2}}});
         let expected = expected_output_digests("span", &body, &contents, &secret);
-        assert!(expected.allows(&[super::super::output_digest(&secret, "{}")].into()));
+        assert!(expected.allows(&[crate::provenance::lookup::exact_digest(&secret, "{}")].into()));
         assert!(expected.allows(&BTreeSet::new()));
     }
 }
