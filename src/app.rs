@@ -11,42 +11,11 @@ use tokio::net::TcpListener;
 use crate::config::{ServeArgs, StoreArgs};
 use crate::domain::TenantName;
 use crate::sequencer::Sequencer;
+use crate::state::{AppConfig, AppState};
 use crate::store::{self, Store};
 
 /// Name of the tenant created on first start.
 pub const DEFAULT_TENANT: &str = "default";
-
-/// Shared state of the HTTP handlers.
-#[derive(Clone)]
-pub struct AppState {
-    /// The store.
-    pub store: Arc<dyn Store>,
-    /// Group commit in front of the store.
-    pub sequencer: Arc<Sequencer>,
-    /// The checkpoint signing key.
-    pub signing_key: SigningKey,
-    /// Configuration.
-    pub config: Arc<AppConfig>,
-    /// Cached answers of the public endpoints.
-    pub public: Arc<crate::api::ledger::PublicCache>,
-    /// Ingest admission: the in-flight memory budget and decode slots.
-    pub ingest: Arc<crate::intake::admission::IngestControl>,
-}
-
-/// The parts of the configuration handlers need.
-#[derive(Debug, Clone)]
-pub struct AppConfig {
-    /// Largest accepted body.
-    pub max_body_bytes: usize,
-    /// Ingest limits.
-    pub limits: crate::ingest::IngestLimits,
-    /// Largest OTLP/gRPC message after decompression.
-    pub grpc_max_message_bytes: usize,
-    /// Storage settings.
-    pub store: StoreArgs,
-    /// Connection limits of each listener, fitted to the open-file limit.
-    pub connections: crate::connections::ConnectionLimits,
-}
 
 /// Opens the store described by `args`.
 pub async fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {

@@ -39,13 +39,13 @@ use tonic::codegen::{http, Service};
 use tonic::server::{NamedService, UnaryService};
 use tower_layer::Layer;
 
-use crate::app::AppState;
 use crate::auth::{authenticate, has_scope, AuthError};
 use crate::domain::Scope;
 use crate::error::ApiError;
 use crate::ingest::budget::Reservation;
 use crate::ingest::otlp::{DecodeError, Encoding};
 use crate::intake::admission::{admit, AdmitError, Compression, Export, Logs, RawExport, Traces};
+use crate::state::AppState;
 use crate::store::Tenant;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -302,10 +302,12 @@ impl<E: Export> UnaryService<Bytes> for ExportHandler<E> {
                 compression,
                 inflate_limit: limit,
             };
-            let prepared = admit::<E>(&state, raw, &inbound.reservation)
+            let prepared = admit::<E>(state.intake(), raw, &inbound.reservation)
                 .await
                 .map_err(|error| admit_status(error, limit))?;
-            let response = E::commit(&state, &tenant, prepared).await.map_err(status_from)?;
+            let response = E::commit(state.intake(), &tenant, prepared)
+                .await
+                .map_err(status_from)?;
             Ok(tonic::Response::new(response))
         })
     }

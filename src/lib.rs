@@ -15,15 +15,17 @@
 //!   committed through the sequencer.
 //! * [`store`] — the `Store` trait and its SQLite and PostgreSQL implementations
 //!   (one shared SQL body).
-//! * [`provenance`] — governance records, span linking, the span index, output lookup
-//!   digests and provenance reports.
+//! * [`provenance`] — governance records, span linking, the span index, keyed output
+//!   lookup digests, re-deriving an entry's outputs from its committed content, and
+//!   provenance reports.
 //! * [`sequencer`] — one group-commit task per tenant log in front of the store.
 //! * [`signing`] — the server's Ed25519 key: generated on the first start of an empty store
 //!   (0600) or loaded.
 //! * [`auth`] — API keys: generation, hashing, constant-time checks, scopes.
-//! * [`audit`] — keyed output digests, re-deriving an entry's outputs from its committed
-//!   content, and the offline re-verification of a store (chain, tree, checkpoints against
+//! * [`audit`] — the offline re-verification of a store (chain, tree, checkpoints against
 //!   trusted keys, contents, index tables).
+//! * [`verifier_keys`] — the published verifier-key directory (`GET /v1/keys`).
+//! * [`state`] — `AppState`, the leaf every handler shares.
 //! * [`bundle`] — audit bundles: signed DSSE/in-toto export and pure offline verification.
 //! * [`api`] — axum routers, the bearer-key extractor and the OTLP/HTTP adapter.
 //! * [`grpc`] — the OTLP/gRPC adapter (tonic): authentication before the message is read.
@@ -34,6 +36,10 @@
 //!   accept loop.
 //! * [`os`] — process settings at start: private umask, open-file limit.
 //! * [`cli`] — the `traceledger` command line.
+//!
+//! The modules form layers — pure core ([`ledger`], [`domain`], [`bundle`], [`ingest`]) →
+//! storage ([`store`]) → services → transport → application ([`app`], [`cli`]) — with no
+//! cycle; `tests/layers.rs` keeps it so (docs/architecture.md §2).
 //!
 //! # Features
 //!
@@ -76,4 +82,8 @@ pub mod sequencer;
 #[cfg(feature = "server")]
 pub mod signing;
 #[cfg(feature = "server")]
+pub mod state;
+#[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
+pub mod verifier_keys;

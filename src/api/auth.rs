@@ -4,10 +4,10 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 
-use crate::app::AppState;
 use crate::auth::{authenticate, has_scope, AuthError};
 use crate::domain::Scope;
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::store::{ApiKeyRecord, Tenant};
 
 /// An authenticated caller.

@@ -6,11 +6,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::auth::Caller;
-use crate::app::AppState;
 use crate::auth::has_scope;
 use crate::domain::Scope;
 use crate::error::ApiError;
 use crate::provenance::export::{export, ExportRequest, Exporter};
+use crate::state::AppState;
 
 /// Export a signed audit bundle
 ///

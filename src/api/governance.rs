@@ -17,7 +17,6 @@ use super::openapi::{
     BadRequest, Forbidden, GovernanceRecord, GovernanceRecords, GovernanceWrite, InternalError, NotFound,
     TooManyRequests, Unauthorized, Unavailable,
 };
-use crate::app::AppState;
 use crate::domain::Scope;
 use crate::error::ApiError;
 use crate::provenance::evidence::{verified_governance, VerifiedGovernance};
@@ -25,6 +24,7 @@ use crate::provenance::governance::{
     self, CiKeyRequest, DeploymentRequest, InvalidRecord, PipelineVersionRequest, ProofBundleRequest, CI_KEY,
     DEPLOYMENT, PIPELINE_VERSION, PROOF_BUNDLE,
 };
+use crate::state::AppState;
 use crate::store::{AppendItem, AppendedAs, Tenant};
 
 fn parse<T: DeserializeOwned>(body: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, ApiError> {

@@ -12,12 +12,12 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 
 use crate::api::auth::Caller;
-use crate::app::AppState;
 use crate::domain::Scope;
 use crate::error::ApiError;
 use crate::ingest::budget::Reservation;
 use crate::ingest::otlp::{self, Encoding};
 use crate::intake::admission::{admit, Compression, Export, Logs, RawExport, Traces};
+use crate::state::AppState;
 
 /// Handles an OTLP/HTTP trace export.
 #[utoipa::path(
@@ -139,8 +139,8 @@ async fn export<E: Export>(
     let reservation = Arc::new(state.ingest.budget().reservation());
     let raw = read_otlp_body(&state, &headers, body, &reservation).await?;
     let encoding = raw.encoding;
-    let prepared = admit::<E>(&state, raw, &reservation).await?;
-    let response = E::commit(&state, &tenant, prepared).await?;
+    let prepared = admit::<E>(state.intake(), raw, &reservation).await?;
+    let response = E::commit(state.intake(), &tenant, prepared).await?;
     Ok(otlp_response(otlp::encode_response(&response, encoding), encoding))
 }
 

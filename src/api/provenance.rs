@@ -12,13 +12,13 @@ use super::openapi::{
     BadRequest, Forbidden, InternalError, NotFound, ProvenanceReport, ProvenanceSearchResult, SpanPage, Unauthorized,
     Unavailable,
 };
-use crate::app::AppState;
 use crate::auth::has_scope;
 use crate::domain::{Scope, TraceId};
 use crate::error::ApiError;
 pub use crate::provenance::evidence::SearchRequest;
 use crate::provenance::evidence::{latest_checkpoint, proven_governance, revealed_contents, select, trace_evidence};
 use crate::provenance::report::{build_report, IndexMismatch};
+use crate::state::AppState;
 use crate::store::SpanQuery;
 
 /// Find what produced an output

@@ -25,7 +25,6 @@ use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsServiceRequest, 
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
 use tokio::sync::Semaphore;
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::ingest::budget::{BudgetError, MemoryBudget, Reservation};
 use crate::ingest::logs::NormalizedLog;
@@ -33,6 +32,8 @@ use crate::ingest::otlp::{self, DecodeError, Encoding};
 use crate::ingest::wire::{self, Signal, WalkLimits, WireError};
 use crate::ingest::{IngestLimits, LogRejection, NormalizedSpan, SpanRejection};
 use crate::store::Tenant;
+
+use super::Intake;
 
 /// Default of `--ingest-memory-budget-bytes`: memory all ingest requests in flight may
 /// hold together (512 MiB).
@@ -151,7 +152,7 @@ pub trait Export: Send + 'static {
 
     /// Commits the prepared request for `tenant`; answers once it is durable.
     fn commit(
-        state: &AppState,
+        intake: Intake<'_>,
         tenant: &Tenant,
         prepared: Self::Prepared,
     ) -> impl Future<Output = Result<Self::Response, ApiError>> + Send;
@@ -173,11 +174,11 @@ impl Export for Traces {
     }
 
     fn commit(
-        state: &AppState,
+        intake: Intake<'_>,
         tenant: &Tenant,
         prepared: Self::Prepared,
     ) -> impl Future<Output = Result<Self::Response, ApiError>> + Send {
-        super::service::commit_traces(state, tenant, prepared)
+        super::service::commit_traces(intake, tenant, prepared)
     }
 }
 
@@ -197,29 +198,29 @@ impl Export for Logs {
     }
 
     fn commit(
-        state: &AppState,
+        intake: Intake<'_>,
         tenant: &Tenant,
         prepared: Self::Prepared,
     ) -> impl Future<Output = Result<Self::Response, ApiError>> + Send {
-        super::service::commit_logs(state, tenant, prepared)
+        super::service::commit_logs(intake, tenant, prepared)
     }
 }
 
 /// Inflates, walks, reserves, decodes and normalizes `raw` off the async workers,
 /// under a decode slot and `reservation` (which the caller keeps until it answers).
 pub async fn admit<E: Export>(
-    state: &AppState,
+    intake: Intake<'_>,
     raw: RawExport,
     reservation: &Arc<Reservation>,
 ) -> Result<E::Prepared, AdmitError> {
-    let control = state.ingest.clone();
+    let control = intake.control.clone();
     let permit = control
         .decode_slots
         .clone()
         .acquire_owned()
         .await
         .map_err(|error| AdmitError::Internal(error.into()))?;
-    let limits = state.config.limits;
+    let limits = intake.limits;
     let reservation = reservation.clone();
     tokio::task::spawn_blocking(move || {
         let _permit = permit;

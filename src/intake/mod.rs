@@ -11,3 +11,23 @@
 
 pub mod admission;
 pub mod service;
+
+use std::sync::Arc;
+
+use crate::ingest::IngestLimits;
+use crate::sequencer::Sequencer;
+use crate::store::Store;
+
+/// What admitting and committing one export needs, borrowed from the application state
+/// (the intake names no application or transport type).
+#[derive(Clone, Copy)]
+pub struct Intake<'a> {
+    /// The store: verified governance records for linking.
+    pub store: &'a dyn Store,
+    /// Group commit in front of the store.
+    pub sequencer: &'a Sequencer,
+    /// The in-flight memory budget and decode slots.
+    pub control: &'a Arc<admission::IngestControl>,
+    /// Ingest limits.
+    pub limits: IngestLimits,
+}

@@ -4,17 +4,18 @@
 use opentelemetry_proto::tonic::collector::logs::v1::{ExportLogsPartialSuccess, ExportLogsServiceResponse};
 use opentelemetry_proto::tonic::collector::trace::v1::{ExportTracePartialSuccess, ExportTraceServiceResponse};
 
-use crate::app::AppState;
 use crate::error::ApiError;
 use crate::ingest::logs::NormalizedLog;
 use crate::ingest::{LogRejection, NormalizedSpan, SpanRejection};
 use crate::provenance::governance::Linker;
 use crate::store::{AppendItem, Tenant};
 
+use super::Intake;
+
 /// Commits a normalized trace export for `tenant` (see [`super::admission`] for how it
 /// was decoded and normalized); answers once every accepted span is durable.
 pub async fn commit_traces(
-    state: &AppState,
+    intake: Intake<'_>,
     tenant: &Tenant,
     (accepted, rejected): (Vec<NormalizedSpan>, Vec<SpanRejection>),
 ) -> Result<ExportTraceServiceResponse, ApiError> {
@@ -27,12 +28,12 @@ pub async fn commit_traces(
     }
     let accepted_count = accepted.len();
     if accepted_count > 0 {
-        let linker = linker_for(state, tenant).await?;
+        let linker = linker_for(intake, tenant).await?;
         let items = accepted
             .into_iter()
             .map(|span| span_append_item(tenant, span, &linker))
             .collect();
-        let receipt = state.sequencer.submit(tenant, items).await?;
+        let receipt = intake.sequencer.submit(tenant, items).await?;
         tracing::info!(
             tenant = %tenant.name,
             spans = accepted_count,
@@ -80,11 +81,11 @@ pub fn span_append_item(tenant: &Tenant, span: NormalizedSpan, linker: &Linker) 
 /// The governance state used to link spans: the pipeline versions and deployments as
 /// their ledger entries say (rows checked against entries, so a forged row cannot make
 /// new spans carry a forged link). Four small reads per request.
-pub async fn linker_for(state: &AppState, tenant: &Tenant) -> Result<Linker, ApiError> {
+pub async fn linker_for(intake: Intake<'_>, tenant: &Tenant) -> Result<Linker, ApiError> {
     use crate::provenance::evidence::verified_governance;
     use crate::provenance::governance::{DEPLOYMENT, PIPELINE_VERSION};
-    let versions = verified_governance(state.store.as_ref(), tenant, PIPELINE_VERSION).await?;
-    let deployments = verified_governance(state.store.as_ref(), tenant, DEPLOYMENT).await?;
+    let versions = verified_governance(intake.store, tenant, PIPELINE_VERSION).await?;
+    let deployments = verified_governance(intake.store, tenant, DEPLOYMENT).await?;
     Ok(Linker::new(versions.records, deployments.records))
 }
 
@@ -101,7 +102,7 @@ pub fn summarize_rejections<T: std::fmt::Display>(rejected: &[T]) -> String {
 /// Commits a normalized logs export for `tenant`: each record becomes a `log` entry
 /// linked to its span by trace and span id, content committed like span content.
 pub async fn commit_logs(
-    state: &AppState,
+    intake: Intake<'_>,
     tenant: &Tenant,
     (accepted, rejected): (Vec<(NormalizedLog, [u8; 32])>, Vec<LogRejection>),
 ) -> Result<ExportLogsServiceResponse, ApiError> {
@@ -128,12 +129,15 @@ pub async fn commit_logs(
                 // Keyed, so the stored key reveals nothing about the content.
                 dedupe_key: Some(format!(
                     "log:{}",
-                    hex::encode(crate::provenance::lookup::keyed_digest(&tenant.lookup_secret, &fingerprint))
+                    hex::encode(crate::provenance::lookup::keyed_digest(
+                        &tenant.lookup_secret,
+                        &fingerprint
+                    ))
                 )),
                 ..AppendItem::default()
             })
             .collect();
-        let receipt = state.sequencer.submit(tenant, items).await?;
+        let receipt = intake.sequencer.submit(tenant, items).await?;
         tracing::info!(
             tenant = %tenant.name,
             log_records = count,

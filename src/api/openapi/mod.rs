@@ -118,7 +118,7 @@ OpenTelemetry exporter at this server. OTLP/gRPC is served on a separate port (d
     components(
         schemas(
             Problem,
-            super::ledger::PublishedKey,
+            crate::verifier_keys::PublishedKey,
             KeyList,
             LedgerEntry,
             EntryRecord,

@@ -34,7 +34,7 @@ pub struct Problem {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyList {
     /// Every verifier key of every log (retired keys stay published).
-    pub keys: Vec<crate::api::ledger::PublishedKey>,
+    pub keys: Vec<crate::verifier_keys::PublishedKey>,
 }
 
 /// A ledger entry: `entry_bytes` are its RFC 8785 (JCS) form; the leaf hash is
