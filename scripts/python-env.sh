@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Creates (or reuses) the Python virtual environment of the interop test
 # (tests/api/interop.rs runs the scripts of tests/interop/ with it: the OTLP/HTTP protobuf,
-# OTLP/HTTP JSON and OTLP/gRPC exporters, the OTLP logs exporter, and LangChain traced by
-# OpenInference).
+# OTLP/HTTP JSON and OTLP/gRPC exporters, the OTLP logs exporter, LangChain traced by
+# OpenInference, and the in-toto Statement validator).
 #
 #   scripts/python-env.sh        -> prints the venv's python path as the last stdout line
 #
@@ -36,7 +36,8 @@ imports='import cryptography, grpc, requests, rfc8785
 import opentelemetry.sdk.trace, opentelemetry.sdk._logs
 import opentelemetry.exporter.otlp.proto.http.trace_exporter, opentelemetry.exporter.otlp.proto.http._log_exporter
 import opentelemetry.exporter.otlp.proto.grpc.trace_exporter, opentelemetry.exporter.otlp.json.http.trace_exporter
-import langchain_core.language_models.fake_chat_models, openinference.instrumentation.langchain'
+import langchain_core.language_models.fake_chat_models, openinference.instrumentation.langchain
+import in_toto_attestation.v1.statement'
 python="$venv/bin/python"
 stamp="$venv/.requirements.sha256"
 

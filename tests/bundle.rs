@@ -438,9 +438,15 @@ fn selections_that_leave_gaps_or_declare_parents_outside_verify() {
     assert_eq!(verify_bundle(&bundle, Some(VERIFIER_KEY)).unwrap().entries, 2);
 
     // A bundle without outputs, contents or entries still verifies (nothing is claimed).
+    // Its one subject is the (empty) selection: in-toto Statement v1 needs a subject.
     let bundle = build_bundle(log.bare_input(&[], SIZE)).unwrap();
     let report = verify_bundle(&bundle, Some(VERIFIER_KEY)).unwrap();
-    assert_eq!((report.entries, report.subjects), (0, 0));
+    assert_eq!((report.entries, report.subjects), (0, 1));
+    let subject = &statement_of(&bundle)["subject"];
+    assert_eq!(
+        *subject,
+        json!([{"name": "entries", "digest": {"sha256": hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"traceledger/audit-bundle/entries/v1\n"))}}])
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -799,6 +805,25 @@ fn every_tampering_fails_with_the_right_error() {
     ));
 
     // --- outputs and subjects ------------------------------------------------------------
+    let selection = build_bundle(log.bare_input(&[0, 1], SIZE)).unwrap();
+    assert_eq!(statement_of(&selection)["subject"][0]["name"], "entries");
+    cases.push((
+        "entries subject digest changed",
+        alter_statement(&log, &selection, |statement| {
+            let digest = &mut statement["subject"][0]["digest"]["sha256"];
+            *digest = json!(flip_hex_digit(digest.as_str().unwrap()));
+        }),
+        Some(VERIFIER_KEY),
+        expect_code("entries_subject_mismatch"),
+    ));
+    cases.push((
+        "entry dropped under the entries subject",
+        alter_statement(&log, &selection, |statement| {
+            statement["predicate"]["entries"].as_array_mut().unwrap().pop();
+        }),
+        Some(VERIFIER_KEY),
+        expect_code("entries_subject_mismatch"),
+    ));
     cases.push((
         "subject digest does not match",
         alter_statement(&log, &bundle, |statement| {

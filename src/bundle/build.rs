@@ -14,9 +14,9 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::format::{
-    pae, render_tlog_proof, BundleEntry, BundleOutput, Consistency, Envelope, EnvelopeSignature, LogInfo, OutsideSpan,
-    Predicate, RevealedContent, Statement, Subject, BUNDLE_VERSION, PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE,
-    SUBJECT_NAME_PREFIX,
+    entries_digest, pae, render_tlog_proof, BundleEntry, BundleOutput, Consistency, Envelope, EnvelopeSignature,
+    LogInfo, OutsideSpan, Predicate, RevealedContent, Statement, Subject, BUNDLE_VERSION, ENTRIES_SUBJECT_NAME,
+    PAYLOAD_TYPE, PREDICATE_TYPE, STATEMENT_TYPE, SUBJECT_NAME_PREFIX,
 };
 use super::verify::{verify_bundle, VerifyError};
 use crate::ledger::checkpoint::{verify_checkpoint, CheckpointError, LogSigner};
@@ -127,6 +127,10 @@ pub fn build_statement(input: &BundleInput) -> Result<Value, BundleError> {
     if let Some(index) = repeated {
         return Err(BundleError::DuplicateEntry(index));
     }
+    let leaf_hashes: Vec<Hash> = selected
+        .iter()
+        .map(|(_, entry_bytes, _)| crate::ledger::entry::leaf_hash(entry_bytes))
+        .collect();
     let entries = selected
         .iter()
         .map(|(index, entry_bytes, proof)| BundleEntry {
@@ -159,7 +163,7 @@ pub fn build_statement(input: &BundleInput) -> Result<Value, BundleError> {
             commitment: commitment.clone(),
         })
         .collect();
-    let subject = outputs
+    let mut subject: Vec<Subject> = outputs
         .iter()
         .enumerate()
         .map(|(position, output)| Subject {
@@ -167,6 +171,15 @@ pub fn build_statement(input: &BundleInput) -> Result<Value, BundleError> {
             digest: [("sha256".to_owned(), output.sha256.clone())].into_iter().collect(),
         })
         .collect();
+    if subject.is_empty() {
+        // in-toto Statement v1 needs a subject: the selection itself.
+        subject.push(Subject {
+            name: ENTRIES_SUBJECT_NAME.to_owned(),
+            digest: [("sha256".to_owned(), entries_digest(&leaf_hashes))]
+                .into_iter()
+                .collect(),
+        });
+    }
 
     let mut outside_selection: Vec<OutsideSpan> = input
         .outside_selection

@@ -5,7 +5,8 @@
 //!              "signatures":[{"keyid":VERIFIER_KEY,"sig":B64(Ed25519(PAE(payloadType, payload_bytes)))}]}
 //! payload_bytes = JCS(statement)
 //! statement = {"_type":"https://in-toto.io/Statement/v1",
-//!              "subject":[{"name":"output-<i>","digest":{"sha256":HEX}}...],
+//!              "subject":[{"name":"output-<i>","digest":{"sha256":HEX}}...]
+//!                     or [{"name":"entries","digest":{"sha256":ENTRIES_DIGEST}}] (no output in question),
 //!              "predicateType":"https://traceledger.dev/audit-bundle/v1",
 //!              "predicate":PREDICATE}
 //! ```
@@ -35,8 +36,28 @@ pub const PREDICATE_TYPE: &str = "https://traceledger.dev/audit-bundle/v1";
 pub const BUNDLE_VERSION: u64 = 1;
 /// First line of a C2SP tlog-proof.
 pub const TLOG_PROOF_HEADER: &str = "c2sp.org/tlog-proof@v1";
-/// Prefix of every subject name; the suffix is the position in `outputs`.
+/// Prefix of every output subject name; the suffix is the position in `outputs`.
 pub const SUBJECT_NAME_PREFIX: &str = "output-";
+/// Name of the subject a bundle with no output in question carries instead: the selected
+/// entries themselves, by [`entries_digest`]. in-toto Statement v1 requires at least one
+/// subject.
+pub const ENTRIES_SUBJECT_NAME: &str = "entries";
+/// Domain prefix of [`entries_digest`].
+pub const ENTRIES_DIGEST_DOMAIN: &[u8] = b"traceledger/audit-bundle/entries/v1\n";
+
+/// The digest of the `entries` subject: lowercase hex
+/// `SHA-256("traceledger/audit-bundle/entries/v1\n" || leaf_hash_0 || leaf_hash_1 || ...)`
+/// over the raw 32-byte leaf hashes of the predicate's entries, in their order (sorted by
+/// index). An empty selection digests the prefix alone.
+pub fn entries_digest<'a>(leaf_hashes: impl IntoIterator<Item = &'a Hash>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(ENTRIES_DIGEST_DOMAIN);
+    for leaf in leaf_hashes {
+        hasher.update(leaf.0);
+    }
+    hex::encode(hasher.finalize())
+}
 
 /// The in-toto Statement v1 carried in the envelope. The predicate stays a generic JSON
 /// value here so that its `version` can be checked before its shape.
@@ -45,7 +66,8 @@ pub struct Statement {
     /// Always [`STATEMENT_TYPE`].
     #[serde(rename = "_type")]
     pub statement_type: String,
-    /// The outputs in question.
+    /// The outputs in question, or, when there is none, the [`ENTRIES_SUBJECT_NAME`]
+    /// subject.
     pub subject: Vec<Subject>,
     /// Always [`PREDICATE_TYPE`].
     #[serde(rename = "predicateType")]
@@ -54,10 +76,11 @@ pub struct Statement {
     pub predicate: Value,
 }
 
-/// One subject: an output text, by its SHA-256.
+/// One subject: an output text, by its SHA-256, or the selected entries (`entries`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subject {
-    /// `output-<i>`, `i` the position of the output in the predicate's `outputs`.
+    /// `output-<i>`, `i` the position of the output in the predicate's `outputs`; or
+    /// [`ENTRIES_SUBJECT_NAME`].
     pub name: String,
     /// Algorithm → lowercase hex digest; traceledger writes and checks `sha256`.
     pub digest: BTreeMap<String, String>,

@@ -137,7 +137,8 @@ async fn export_selectors_scopes_and_cli(backend: Backend) {
         .await
         .unwrap();
     let report = verify_bundle(&bundle, Some(&key)).expect("verifies");
-    assert_eq!((report.contents, report.subjects, report.span_entries), (0, 0, 6));
+    // Its one subject is the selection itself (the `entries` subject).
+    assert_eq!((report.contents, report.subjects, report.span_entries), (0, 1, 6));
     // By trace ids and by time range / pipeline version.
     let bundle = post(&app, &admin, "/v1/exports", json!({"trace_ids": [TRACE]}))
         .await

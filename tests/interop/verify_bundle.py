@@ -37,7 +37,10 @@ Checks, in this order, stopping at the first failure:
     in ``outside_selection``;
 10. every ``outputs`` item: sha256(text) == sha256, its ``commitment`` is a revealed content
     containing the text and is committed in entry ``entry_index``, which is in the bundle;
-    every subject digest is the sha256 of such an item; ``--expect-subjects``;
+    every subject digest is the sha256 of such an item, except the ``entries`` subject of a
+    bundle with no output in question, whose digest is SHA-256 of
+    ``traceledger/audit-bundle/entries/v1\\n`` and the entries' leaf hashes in order;
+    ``--expect-subjects``;
 11. the optional ``consistency``: the newer note is signed by the same key for the same
     origin, and the RFC 9162 consistency proof leads from the bundle's checkpoint to it.
 
@@ -411,6 +414,10 @@ def verify_bundle(data: bytes, verifier_key: str, expect_subjects: int | None = 
         require(isinstance(subject, dict) and isinstance(subject.get("digest"), dict), "subject_malformed", f"{where} has no digest object")
         digest = subject["digest"].get("sha256")
         require(is_hex(digest, 64), "subject_malformed", f"{where}.digest.sha256 is not 64 lowercase hex")
+        if subject.get("name") == "entries":
+            selection = hashlib.sha256(b"traceledger/audit-bundle/entries/v1\n" + b"".join(e["leaf"] for e in entries)).hexdigest()
+            require(digest == selection, "entries_subject_mismatch", f"{where}: the entries subject digest {digest} is not the digest of the bundle's entries ({selection})")
+            continue
         require(digest in output_digests, "subject_not_committed", f"subject digest {digest} is not backed by any output of the bundle")
     if expect_subjects is not None:
         require(len(subjects) == expect_subjects, "subject_count", f"the bundle has {len(subjects)} subjects, expected {expect_subjects}")

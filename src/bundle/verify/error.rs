@@ -182,6 +182,14 @@ pub enum VerifyError {
         /// The subject's sha256 digest.
         digest: String,
     },
+    /// The `entries` subject's digest is not the digest of the bundle's entries.
+    #[error("the entries subject digest {found} is not the digest of the bundle's entries ({expected})")]
+    EntriesSubjectMismatch {
+        /// The subject's sha256 digest.
+        found: String,
+        /// [`crate::bundle::format::entries_digest`] of the bundle's entries.
+        expected: String,
+    },
     /// The newer checkpoint of the consistency proof is not valid.
     #[error("consistency checkpoint is not valid: {0}")]
     ConsistencyCheckpointInvalid(String),
@@ -224,6 +232,7 @@ impl VerifyError {
             VerifyError::MissingPipelineContext { .. } => "missing_pipeline_context",
             VerifyError::OutputNotCommitted { .. } => "output_not_committed",
             VerifyError::SubjectNotCommitted { .. } => "subject_not_committed",
+            VerifyError::EntriesSubjectMismatch { .. } => "entries_subject_mismatch",
             VerifyError::ConsistencyCheckpointInvalid(_) => "consistency_checkpoint_invalid",
             VerifyError::ConsistencyFailed(_) => "consistency_failed",
         }

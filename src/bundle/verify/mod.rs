@@ -138,7 +138,7 @@ pub fn verify_bundle(bytes: &[u8], trusted_key: Option<&str>) -> Result<Verifica
 
     // 10. Outputs and subjects.
     outputs::check_outputs(&predicate, &entries, &commitments, &revealed)?;
-    outputs::check_subjects(&predicate, &subjects)?;
+    outputs::check_subjects(&predicate, &entries, &subjects)?;
 
     // 11. Optional consistency with a newer checkpoint.
     let consistent_with_size = match &predicate.consistency {

@@ -1,5 +1,7 @@
 //! Step 10: every `outputs` item is backed by a revealed content that an entry of the
-//! bundle commits to, and every subject of the statement is one of those outputs.
+//! bundle commits to, and every subject of the statement is one of those outputs — or
+//! the `entries` subject, the digest of the selected entries (a bundle with no output in
+//! question).
 
 use std::collections::{HashMap, HashSet};
 
@@ -8,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::entries::CheckedEntry;
 use super::error::VerifyError;
 use super::fields::{field_error, is_lower_hex};
-use crate::bundle::format::{Predicate, Subject};
+use crate::bundle::format::{entries_digest, Predicate, Subject, ENTRIES_SUBJECT_NAME};
 
 /// Step 10, first half: each output's text hashes to its `sha256`, lies in a revealed
 /// content, and that content's commitment is carried by the entry the output names.
@@ -55,8 +57,14 @@ pub(super) fn check_outputs(
     Ok(())
 }
 
-/// Step 10, second half: every subject digest is the `sha256` of some `outputs` item.
-pub(super) fn check_subjects(predicate: &Predicate, subjects: &[Subject]) -> Result<(), VerifyError> {
+/// Step 10, second half: every subject digest is the `sha256` of some `outputs` item,
+/// except the `entries` subject, whose digest must be [`entries_digest`] of the
+/// bundle's entries.
+pub(super) fn check_subjects(
+    predicate: &Predicate,
+    entries: &[CheckedEntry],
+    subjects: &[Subject],
+) -> Result<(), VerifyError> {
     let output_digests: HashSet<&str> = predicate.outputs.iter().map(|output| output.sha256.as_str()).collect();
     for (position, subject) in subjects.iter().enumerate() {
         let Some(digest) = subject.digest.get("sha256") else {
@@ -67,6 +75,16 @@ pub(super) fn check_subjects(predicate: &Predicate, subjects: &[Subject]) -> Res
                 format!("subject[{position}].digest.sha256"),
                 "not 64 lowercase hex digits",
             ));
+        }
+        if subject.name == ENTRIES_SUBJECT_NAME {
+            let expected = entries_digest(entries.iter().map(|checked| &checked.leaf));
+            if *digest != expected {
+                return Err(VerifyError::EntriesSubjectMismatch {
+                    found: digest.clone(),
+                    expected,
+                });
+            }
+            continue;
         }
         if !output_digests.contains(digest.as_str()) {
             return Err(VerifyError::SubjectNotCommitted { digest: digest.clone() });
