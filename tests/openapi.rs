@@ -27,6 +27,7 @@ const DOCUMENTED_PATHS: &[&str] = &[
     "/readyz",
     "/openapi.json",
     "/docs",
+    "/api/public/projects",
     "/v1/keys",
     "/v1/ledger/checkpoint",
     "/v1/ledger/entries",
@@ -632,6 +633,7 @@ async fn examples_are_accepted_and_responses_match_the_schemas() {
         ("/v1/proof-bundles".to_owned(), "/v1/proof-bundles"),
         ("/v1/deployments".to_owned(), "/v1/deployments"),
         ("/v1/ci-keys".to_owned(), "/v1/ci-keys"),
+        ("/api/public/projects".to_owned(), "/api/public/projects"),
     ];
     for (path, template) in &reads {
         let value = call(&server, &doc, "get", path, template, None).await;

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod export;
 pub mod governance;
+pub mod langfuse;
 pub mod ledger;
 pub mod openapi;
 pub mod otlp_http;
@@ -35,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/logs", post(otlp_http::export_logs))
         // Langfuse SDKs post OTLP here (with Basic auth): only the host changes.
         .route("/api/public/otel/v1/traces", post(otlp_http::export_traces))
+        .route("/api/public/projects", get(langfuse::projects))
         .route("/v1/provenance/search", post(provenance::search))
         .route("/v1/traces/{trace_id}", get(provenance::trace))
         .route("/v1/spans", get(provenance::spans))

@@ -343,6 +343,39 @@ async fn langfuse_path_accepts_basic_auth(backend: Backend) {
     let (status, _) = problem(send(basic("someone-else")).await.unwrap()).await;
     assert_eq!(status, 401, "the Basic user must name the key id or its tenant");
     assert_eq!(tree_size(&app, "default").await, committed);
+
+    // The SDK's auth_check(): GET /api/public/projects answers the key's tenant as its one
+    // project, for an ingest-only key, in the shape the SDK's `Projects` model reads.
+    let acme = app.key("acme", &[Scope::Ingest]).await;
+    let projects = |authorization: Option<String>| {
+        let request = app.client.get(app.url("/api/public/projects"));
+        match authorization {
+            Some(value) => request.header("Authorization", value),
+            None => request,
+        }
+        .send()
+    };
+    let response = projects(Some(basic("default"))).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"data": [{"id": "default", "name": "default",
+            "organization": {"id": "traceledger", "name": "traceledger"}, "metadata": {}}]})
+    );
+    let response = projects(Some(format!("Bearer {acme}"))).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["data"][0]["id"], "acme", "{body}");
+    assert_eq!(body["data"].as_array().map(Vec::len), Some(1), "{body}");
+    for refused in [
+        None,
+        Some(basic("someone-else")),
+        Some("Bearer tl_not_a_key".to_owned()),
+    ] {
+        let (status, _) = problem(projects(refused.clone()).await.unwrap()).await;
+        assert_eq!(status, 401, "{refused:?}");
+    }
     app.stop().await;
 }
 

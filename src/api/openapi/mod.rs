@@ -96,6 +96,7 @@ OpenTelemetry exporter at this server. OTLP/gRPC is served on a separate port (d
         crate::api::otlp_http::export_traces,
         crate::api::otlp_http::export_logs,
         described_here::export_traces_langfuse,
+        super::langfuse::projects,
         // provenance
         super::provenance::search,
         super::provenance::trace,
@@ -132,6 +133,9 @@ OpenTelemetry exporter at this server. OTLP/gRPC is served on a separate port (d
             OtlpLogsRequest,
             OtlpLogsResponse,
             OtlpLogsPartialSuccess,
+            super::langfuse::LangfuseProjects,
+            super::langfuse::LangfuseProject,
+            super::langfuse::LangfuseOrganization,
             crate::provenance::evidence::SearchRequest,
             crate::provenance::export::ExportRequest,
             ProvenanceSearchResult,
