@@ -128,7 +128,10 @@ pub async fn commit_logs(
                 // Keyed, so the stored key reveals nothing about the content.
                 dedupe_key: Some(format!(
                     "log:{}",
-                    hex::encode(crate::provenance::lookup::keyed_digest(&tenant.lookup_secret, &fingerprint))
+                    hex::encode(crate::provenance::lookup::keyed_digest(
+                        &tenant.lookup_secret,
+                        &fingerprint
+                    ))
                 )),
                 ..AppendItem::default()
             })

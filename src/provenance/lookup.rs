@@ -98,7 +98,10 @@ pub fn keyed_digest(secret: &[u8], data: &[u8]) -> [u8; 32] {
 /// span's output texts: the exact digest of each [`indexed_texts`] entry. Ingest now
 /// writes [`output_index_digests`]; the audit accepts either.
 pub fn legacy_span_output_digests(secret: &[u8], outputs: &[String]) -> Vec<[u8; 32]> {
-    indexed_texts(outputs).iter().map(|text| exact_digest(secret, text)).collect()
+    indexed_texts(outputs)
+        .iter()
+        .map(|text| exact_digest(secret, text))
+        .collect()
 }
 
 /// The `output_index` digests versions before the normalized lookup digest wrote for a

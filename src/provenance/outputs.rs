@@ -340,7 +340,8 @@ mod tests {
             },
         });
         let expected = expected_output_digests("span", &body, &contents, &secret);
-        let legacy: BTreeSet<[u8; 32]> = [crate::provenance::lookup::exact_digest(&secret, "Yes, within 30 days.")].into();
+        let legacy: BTreeSet<[u8; 32]> =
+            [crate::provenance::lookup::exact_digest(&secret, "Yes, within 30 days.")].into();
         let want: BTreeSet<[u8; 32]> = [
             crate::provenance::lookup::exact_digest(&secret, "Yes, within 30 days."),
             crate::provenance::lookup::normalized_digest(&secret, "Yes, within 30 days."),
