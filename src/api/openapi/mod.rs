@@ -117,7 +117,7 @@ OpenTelemetry exporter at this server. OTLP/gRPC is served on a separate port (d
     ),
     components(
         schemas(
-            Problem,
+            crate::error::Problem,
             super::ledger::PublishedKey,
             KeyList,
             LedgerEntry,

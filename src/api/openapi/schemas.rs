@@ -8,28 +8,6 @@ use super::*;
 // is checked against them by tests/openapi.rs).
 // ---------------------------------------------------------------------------------------
 
-/// An RFC 9457 problem detail. Every 4xx/5xx answer carries one, with
-/// `Content-Type: application/problem+json`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[schema(as = problem, examples(json!({
-    "type": "about:blank",
-    "title": "Bad Request",
-    "status": 400,
-    "detail": "start 10 is after end 5"
-})))]
-pub struct Problem {
-    /// A URI reference naming the problem type; `about:blank` (the status says it all).
-    #[serde(rename = "type")]
-    #[schema(format = "uri-reference", examples("about:blank"))]
-    pub problem_type: String,
-    /// The status's reason phrase.
-    pub title: String,
-    /// The HTTP status code.
-    pub status: u16,
-    /// What went wrong, for humans. Internal details are never sent.
-    pub detail: String,
-}
-
 /// `GET /v1/keys`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyList {
