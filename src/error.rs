@@ -3,11 +3,59 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::auth::AuthError;
 use crate::sequencer::SubmitError;
 use crate::store::StoreError;
+
+/// An RFC 9457 problem detail. Every 4xx/5xx answer carries one, with
+/// `Content-Type: application/problem+json`.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(as = problem, examples(json!({
+    "type": "about:blank",
+    "title": "Bad Request",
+    "status": 400,
+    "detail": "start 10 is after end 5"
+})))]
+pub struct Problem {
+    /// A URI reference naming the problem type; `about:blank` (the status says it all).
+    #[serde(rename = "type")]
+    #[schema(format = "uri-reference", examples("about:blank"))]
+    pub problem_type: String,
+    /// The status's reason phrase.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong, for humans. Internal details are never sent.
+    pub detail: String,
+}
+
+impl Problem {
+    /// The problem of `status`: type `about:blank`, titled with the status's reason phrase.
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Problem {
+        Problem {
+            problem_type: "about:blank".into(),
+            title: status.canonical_reason().unwrap_or("error").into(),
+            status: status.as_u16(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    /// The problem as an `application/problem+json` answer with its status.
+    fn into_response(self) -> Response {
+        // `status` comes from a `StatusCode` (see `new`); a hand-built invalid one is a 500.
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, axum::Json(self)).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        response
+    }
+}
 
 /// An API failure.
 #[derive(Debug, thiserror::Error)]
@@ -64,17 +112,7 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(error) = &self {
             tracing::error!(error = %error, "internal error");
         }
-        let body = json!({
-            "type": "about:blank",
-            "title": status.canonical_reason().unwrap_or("error"),
-            "status": status.as_u16(),
-            "detail": self.to_string(),
-        });
-        let mut response = (status, body.to_string()).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
+        let mut response = Problem::new(status, self.to_string()).into_response();
         match &self {
             ApiError::TooManyRequests(_, seconds) | ApiError::Unavailable(_, seconds) => {
                 response
@@ -172,6 +210,21 @@ mod tests {
         let unavailable = StoreError::Database(sqlx::Error::PoolTimedOut);
         let response = ApiError::from(SubmitError::Store(std::sync::Arc::new(unavailable))).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[tokio::test]
+    async fn the_problem_body_has_exactly_the_four_members() {
+        let response = ApiError::NotFound("trace 42".into()).into_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let problem: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+        assert_eq!(
+            problem,
+            serde_json::json!({"type": "about:blank", "title": "Not Found", "status": 404, "detail": "trace 42"})
+        );
     }
 
     #[test]

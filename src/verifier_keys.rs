@@ -7,8 +7,15 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::ledger::checkpoint::verifier_key;
 
-/// One published verifier key.
+/// `GET /v1/keys`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct KeyList {
+    /// Every verifier key of every log (retired keys stay published).
+    pub keys: Vec<PublishedKey>,
+}
+
+/// One published verifier key.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PublishedKey {
     /// `<origin>+<hex8 key hash>+<base64(0x01 || public key)>`.
     pub verifier_key: String,
@@ -39,7 +46,7 @@ pub struct KeyDirectory {
     pub stamp: [i64; 3],
     /// Every published key.
     pub keys: Vec<PublishedKey>,
-    /// `{"keys": [...]}` of all of them.
+    /// The [`KeyList`] of all of them, serialized.
     pub body: bytes::Bytes,
     /// Entity tag of `body`.
     pub etag: String,
@@ -57,13 +64,14 @@ impl PublicCache {
         if let Some(directory) = slot.as_ref().filter(|directory| directory.stamp == stamp) {
             return Ok(directory.clone());
         }
-        let keys = published_keys(store).await?;
-        let body = serde_json::to_vec(&serde_json::json!({ "keys": keys }))
-            .map_err(|error| ApiError::Internal(error.into()))?;
+        let list = KeyList {
+            keys: published_keys(store).await?,
+        };
+        let body = serde_json::to_vec(&list).map_err(|error| ApiError::Internal(error.into()))?;
         let directory = std::sync::Arc::new(KeyDirectory {
             stamp,
             etag: etag_of(&body),
-            keys,
+            keys: list.keys,
             body: body.into(),
         });
         *slot = Some(directory.clone());

@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::Json;
 use base64::Engine;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
 use crate::domain::Scope;
@@ -16,7 +16,7 @@ use crate::ledger::merkle;
 use crate::ledger::{hash_hex, Hash};
 use crate::state::AppState;
 use crate::store::Tenant;
-use crate::verifier_keys::{etag_of, PublishedKey};
+use crate::verifier_keys::{etag_of, KeyList};
 
 /// Largest page of `GET /v1/ledger/entries`.
 pub const MAX_ENTRIES_PAGE: u64 = 1000;
@@ -45,7 +45,7 @@ pub struct KeysQuery {
         ("If-None-Match" = Option<String>, Header, nullable = false, description = "An `ETag` of an earlier answer."),
     ),
     responses(
-        (status = 200, description = "The verifier keys.", body = super::openapi::KeyList,
+        (status = 200, description = "The verifier keys.", body = KeyList,
             headers(("ETag" = String, description = "Entity tag of this answer.")),
             example = json!(super::openapi::examples::key_list())),
         (status = 304, description = "Unchanged since the answer whose `ETag` was sent in `If-None-Match`."),
@@ -65,9 +65,15 @@ pub async fn keys(
     let (body, etag) = match &query.origin {
         None => (directory.body.clone(), directory.etag.clone()),
         Some(origin) => {
-            let selected: Vec<&PublishedKey> = directory.keys.iter().filter(|key| &key.origin == origin).collect();
-            let body = serde_json::to_vec(&serde_json::json!({ "keys": selected }))
-                .map_err(|error| ApiError::Internal(error.into()))?;
+            let selected = KeyList {
+                keys: directory
+                    .keys
+                    .iter()
+                    .filter(|key| &key.origin == origin)
+                    .cloned()
+                    .collect(),
+            };
+            let body = serde_json::to_vec(&selected).map_err(|error| ApiError::Internal(error.into()))?;
             let etag = etag_of(&body);
             (axum::body::Bytes::from(body), etag)
         }
@@ -136,6 +142,29 @@ pub struct EntriesQuery {
     pub end: u64,
 }
 
+/// `GET /v1/ledger/entries`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EntryPage {
+    /// Entries `start..end` in order (at most 1000; fewer at the end of the log).
+    pub entries: Vec<EntryRecord>,
+}
+
+/// One entry of `GET /v1/ledger/entries`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct EntryRecord {
+    /// Position in the log.
+    pub index: u64,
+    /// The entry, decoded.
+    // The stored bytes decoded as they are rather than through `Entry`: a row whose bytes
+    // were altered is served as it is (its leaf hash gives it away), neither refused nor
+    // trimmed to the known fields.
+    #[schema(value_type = crate::ledger::entry::Entry)]
+    pub entry: serde_json::Value,
+    /// Base64 of the exact canonical (JCS) bytes the leaf hash covers.
+    #[schema(content_encoding = "base64")]
+    pub entry_bytes: String,
+}
+
 /// `GET /v1/ledger/entries?start=A&end=B` — half-open range, at most
 /// [`MAX_ENTRIES_PAGE`] entries; `end` beyond the tree is clamped.
 #[utoipa::path(
@@ -151,7 +180,7 @@ pub struct EntriesQuery {
     security(("bearer" = ["audit:read"])),
     params(EntriesQuery),
     responses(
-        (status = 200, description = "The entries.", body = super::openapi::EntryPage,
+        (status = 200, description = "The entries.", body = EntryPage,
             example = json!(super::openapi::examples::entry_page())),
         (status = 400, response = super::openapi::BadRequest),
         (status = 401, response = super::openapi::Unauthorized),
@@ -164,7 +193,7 @@ pub async fn entries(
     State(state): State<AppState>,
     caller: Caller,
     query: Result<Query<EntriesQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<EntryPage>, ApiError> {
     let tenant = caller.require(Scope::AuditRead)?;
     let Query(query) = query.map_err(|error| ApiError::BadRequest(format!("invalid query: {}", error.body_text())))?;
     // Indexes are stored as signed 64-bit integers; no entry can lie beyond that.
@@ -190,13 +219,13 @@ pub async fn entries(
     for row in rows {
         let entry = crate::ledger::entry::parse_entry_value(&row.entry_bytes)
             .map_err(|error| ApiError::Internal(anyhow::anyhow!("entry {}: {error}", row.index)))?;
-        out.push(serde_json::json!({
-            "index": row.index,
-            "entry": entry,
-            "entry_bytes": base64::engine::general_purpose::STANDARD.encode(&row.entry_bytes),
-        }));
+        out.push(EntryRecord {
+            index: row.index,
+            entry,
+            entry_bytes: base64::engine::general_purpose::STANDARD.encode(&row.entry_bytes),
+        });
     }
-    Ok(Json(serde_json::json!({ "entries": out })))
+    Ok(Json(EntryPage { entries: out }))
 }
 
 /// Query of the inclusion proof endpoint.
@@ -207,6 +236,19 @@ pub struct InclusionQuery {
     pub index: u64,
     /// Tree size; defaults to the current size.
     pub tree_size: Option<u64>,
+}
+
+/// An RFC 9162 §2.1.3 inclusion proof.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InclusionProof {
+    /// The entry's index.
+    pub index: u64,
+    /// The tree size the proof is for.
+    pub tree_size: u64,
+    /// Hex leaf hash of the entry.
+    pub leaf_hash: String,
+    /// Hex node hashes, leaf to root.
+    pub proof: Vec<String>,
 }
 
 /// `GET /v1/ledger/proofs/inclusion?index=N&tree_size=M`.
@@ -221,7 +263,7 @@ pub struct InclusionQuery {
     security(("bearer" = ["audit:read"])),
     params(InclusionQuery),
     responses(
-        (status = 200, description = "The proof (hex hashes).", body = super::openapi::InclusionProof,
+        (status = 200, description = "The proof (hex hashes).", body = InclusionProof,
             example = json!(super::openapi::examples::inclusion_proof())),
         (status = 400, response = super::openapi::BadRequest),
         (status = 401, response = super::openapi::Unauthorized),
@@ -234,7 +276,7 @@ pub async fn inclusion(
     State(state): State<AppState>,
     caller: Caller,
     query: Result<Query<InclusionQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<InclusionProof>, ApiError> {
     let tenant = caller.require(Scope::AuditRead)?;
     let Query(query) = query.map_err(|error| ApiError::BadRequest(format!("invalid query: {}", error.body_text())))?;
     let current = state.store.tree_size(tenant).await?;
@@ -245,12 +287,12 @@ pub async fn inclusion(
         )));
     }
     let (leaf_hash, proof) = inclusion_proof(&state, tenant, query.index, tree_size).await?;
-    Ok(Json(serde_json::json!({
-        "index": query.index,
-        "tree_size": tree_size,
-        "leaf_hash": hash_hex(&leaf_hash),
-        "proof": proof.iter().map(hash_hex).collect::<Vec<_>>(),
-    })))
+    Ok(Json(InclusionProof {
+        index: query.index,
+        tree_size,
+        leaf_hash: hash_hex(&leaf_hash),
+        proof: proof.iter().map(hash_hex).collect(),
+    }))
 }
 
 /// Leaf hash and inclusion proof of `index` in the tree of `tree_size` (O(log n) reads).
@@ -282,6 +324,17 @@ pub struct ConsistencyQuery {
     pub second: u64,
 }
 
+/// An RFC 9162 §2.1.4 consistency proof.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ConsistencyProof {
+    /// The smaller tree size.
+    pub first: u64,
+    /// The larger tree size.
+    pub second: u64,
+    /// Hex node hashes.
+    pub proof: Vec<String>,
+}
+
 /// `GET /v1/ledger/proofs/consistency?first=A&second=B`.
 #[utoipa::path(
     get,
@@ -294,7 +347,7 @@ pub struct ConsistencyQuery {
     security(("bearer" = ["audit:read"])),
     params(ConsistencyQuery),
     responses(
-        (status = 200, description = "The proof (hex hashes).", body = super::openapi::ConsistencyProof,
+        (status = 200, description = "The proof (hex hashes).", body = ConsistencyProof,
             example = json!(super::openapi::examples::consistency_proof())),
         (status = 400, response = super::openapi::BadRequest),
         (status = 401, response = super::openapi::Unauthorized),
@@ -307,7 +360,7 @@ pub async fn consistency(
     State(state): State<AppState>,
     caller: Caller,
     query: Result<Query<ConsistencyQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Json<ConsistencyProof>, ApiError> {
     let tenant = caller.require(Scope::AuditRead)?;
     let Query(query) = query.map_err(|error| ApiError::BadRequest(format!("invalid query: {}", error.body_text())))?;
     let current = state.store.tree_size(tenant).await?;
@@ -322,9 +375,9 @@ pub async fn consistency(
     let hashes = state.store.stored_hashes(tenant, &needed).await?;
     let proof = merkle::consistency_proof(query.first, query.second, &hashes)
         .map_err(|error| ApiError::Internal(error.into()))?;
-    Ok(Json(serde_json::json!({
-        "first": query.first,
-        "second": query.second,
-        "proof": proof.iter().map(hash_hex).collect::<Vec<_>>(),
-    })))
+    Ok(Json(ConsistencyProof {
+        first: query.first,
+        second: query.second,
+        proof: proof.iter().map(hash_hex).collect(),
+    }))
 }

@@ -79,22 +79,16 @@ pub(super) fn timeout_response(body_complete: bool) -> Response<axum::body::Body
         )
         .into_response();
     }
-    let status = axum::http::StatusCode::REQUEST_TIMEOUT;
-    let body = serde_json::json!({
-        "type": "about:blank",
-        "title": "Request Timeout",
-        "status": status.as_u16(),
-        "detail": "the request body did not arrive within the server's request timeout",
-    });
-    (
-        status,
-        [
-            (axum::http::header::CONTENT_TYPE, "application/problem+json"),
-            (axum::http::header::CONNECTION, "close"),
-        ],
-        body.to_string(),
+    let mut response = crate::error::Problem::new(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        "the request body did not arrive within the server's request timeout",
     )
-        .into_response()
+    .into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONNECTION,
+        axum::http::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 /// Serves `router` on `listener` under `limits` until `shutdown` completes, then lets

@@ -65,23 +65,28 @@ pub enum EntryError {
     },
 }
 
-/// The fields every entry carries; `body` is type-specific.
+/// A ledger entry: `entry_bytes` are its RFC 8785 (JCS) form; the leaf hash is
+/// `SHA-256(0x00 || entry_bytes)`.
+// With the `server` feature, also the `LedgerEntry` schema of the OpenAPI document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(utoipa::ToSchema), schema(as = LedgerEntry))]
 pub struct Entry {
     /// Format version, always 1.
     pub v: u64,
-    /// The log's origin string, e.g. `traceledger.local/acme`.
+    /// The log's origin, e.g. `traceledger.local/default`.
     pub log: String,
-    /// Position of the entry in its log, from 0.
+    /// Position in the log, from 0.
     pub index: u64,
-    /// Hex leaf hash of entry `index - 1` (64 zeros for index 0).
+    /// Hex leaf hash of entry `index - 1` (64 zeros for index 0): the hash chain.
     pub prev: String,
-    /// Entry type: `span`, `log`, `pipeline_version`, `erasure`, ...
+    /// Entry type: `span`, `log`, `pipeline_version`, `proof_bundle`, `deployment`, `ci_key`, ...
     #[serde(rename = "type")]
     pub entry_type: String,
     /// RFC 3339 UTC time at which the entry was sequenced.
     pub time: String,
-    /// Type-specific body.
+    /// Type-specific body; 64-bit integers are decimal strings, content fields are
+    /// commitments `{"sha256": "<hex>", "len": <bytes>}`.
+    #[cfg_attr(feature = "server", schema(value_type = Object))]
     pub body: Value,
 }
 

@@ -1,6 +1,7 @@
 //! Reusable problem responses: every 4xx/5xx answer is an RFC 9457 problem.
 
 use super::*;
+use crate::error::Problem;
 
 // ---------------------------------------------------------------------------------------
 // Reusable problem responses.
