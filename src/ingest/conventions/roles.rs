@@ -278,7 +278,7 @@ pub fn attributes_in_roles(attributes: &Value, roles: &[Role]) -> Map<String, Va
 
 /// The value of the highest-priority attribute of `role` present in `attributes` (for a
 /// prefix row, the first key below it in key order).
-pub fn first_of_role<'a>(attributes: &'a Value, role: Role) -> Option<&'a Value> {
+pub fn first_of_role(attributes: &Value, role: Role) -> Option<&Value> {
     let Value::Object(attributes) = attributes else {
         return None;
     };
