@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
-# Creates (or reuses) the Python virtual environment of the interop test
-# (tests/api/interop.rs runs the scripts of tests/interop/ with it: the OTLP/HTTP protobuf,
-# OTLP/HTTP JSON and OTLP/gRPC exporters, the OTLP logs exporter, LangChain traced by
-# OpenInference, and the in-toto Statement validator).
+# Creates (or reuses) a pinned Python virtual environment for the interop tests.
 #
-#   scripts/python-env.sh        -> prints the venv's python path as the last stdout line
+#   scripts/python-env.sh          -> the default venv (tests/api/interop.rs and the
+#                                     OpenInference / OTel openai-v2 rows of
+#                                     tests/api/sdk_matrix.rs): tests/interop/requirements.txt,
+#                                     the OTLP/HTTP protobuf, OTLP/HTTP JSON and OTLP/gRPC
+#                                     exporters, the OTLP logs exporter, LangChain traced by
+#                                     OpenInference, and the real `openai` client with
+#                                     openinference-instrumentation-openai and
+#                                     opentelemetry-instrumentation-openai-v2
+#   scripts/python-env.sh NAME     -> a named venv from tests/interop/requirements-NAME.txt
+#                                     (`langfuse`, `traceloop`: SDKs whose opentelemetry pins
+#                                     conflict with the default set)
 #
-# Venv location: ${TRACELEDGER_VENV:-<repo>/target/interop-venv}. Interpreter used to create
-# it: ${TRACELEDGER_BOOTSTRAP_PYTHON:-python3}. Idempotent: a stamp file in the venv holds
-# the sha256 of tests/interop/requirements.txt; when it matches (and the venv's python runs)
-# nothing is done. When requirements change, the venv is rebuilt from scratch. Concurrent
-# runs (tests run in parallel) serialize on a lock file next to the venv. Any failure exits
-# non-zero with a message on stderr; progress messages also go to stderr so stdout carries
-# only the python path.
+# Prints the venv's python path as the last stdout line.
+#
+# Venv location: the default one ${TRACELEDGER_VENV:-<repo>/target/interop-venv}; a named one
+# <repo>/target/interop-venv-NAME. Interpreter used to create it:
+# ${TRACELEDGER_BOOTSTRAP_PYTHON:-python3}. Idempotent: a stamp file in the venv holds the
+# sha256 of its requirements file; when it matches (and the venv's python runs) nothing is
+# done. When requirements change, the venv is rebuilt from scratch. Concurrent runs (tests
+# run in parallel) serialize on a lock file next to the venv. After installing, the modules
+# named on the requirements file's `# check-import: ...` lines (and, for the default venv,
+# the interop scripts' own imports) must import. Any failure exits non-zero with a message
+# on stderr; progress messages also go to stderr so stdout carries only the python path.
 set -euo pipefail
 
 fail() {
@@ -22,8 +33,15 @@ fail() {
 trap 'echo "python-env.sh: ERROR: command failed (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-requirements="$repo/tests/interop/requirements.txt"
-venv="${TRACELEDGER_VENV:-$repo/target/interop-venv}"
+name="${1:-}"
+if [[ -z "$name" ]]; then
+    requirements="$repo/tests/interop/requirements.txt"
+    venv="${TRACELEDGER_VENV:-$repo/target/interop-venv}"
+else
+    [[ "$name" =~ ^[a-z0-9][a-z0-9_-]*$ ]] || fail "bad venv name '$name' (expected [a-z0-9_-]+)"
+    requirements="$repo/tests/interop/requirements-$name.txt"
+    venv="$repo/target/interop-venv-$name"
+fi
 bootstrap="${TRACELEDGER_BOOTSTRAP_PYTHON:-python3}"
 
 [[ -f "$requirements" ]] || fail "requirements file not found: $requirements"
@@ -31,13 +49,17 @@ command -v sha256sum >/dev/null || fail "sha256sum not found (coreutils)"
 command -v flock >/dev/null || fail "flock not found (util-linux)"
 
 want="$(sha256sum "$requirements" | cut -d' ' -f1)"
-# What the interop scripts import; checked once after installing.
-imports='import cryptography, grpc, requests, rfc8785
+# What the scripts import; checked once after installing.
+imports="$(sed -n 's/^# check-import: *\(.*\)$/import \1/p' "$requirements")"
+if [[ -z "$name" ]]; then
+    imports+='
+import cryptography, grpc, requests, rfc8785
 import opentelemetry.sdk.trace, opentelemetry.sdk._logs
 import opentelemetry.exporter.otlp.proto.http.trace_exporter, opentelemetry.exporter.otlp.proto.http._log_exporter
 import opentelemetry.exporter.otlp.proto.grpc.trace_exporter, opentelemetry.exporter.otlp.json.http.trace_exporter
 import langchain_core.language_models.fake_chat_models, openinference.instrumentation.langchain
 import in_toto_attestation.v1.statement'
+fi
 python="$venv/bin/python"
 stamp="$venv/.requirements.sha256"
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, and every test on SQLite AND
-# PostgreSQL, including the interop tests with the real OpenTelemetry Python SDK.
+# PostgreSQL, including the interop tests with the real OpenTelemetry Python SDK and the
+# real-SDK matrix (Langfuse, OpenLLMetry, OpenInference, OTel openai-v2 on the real openai
+# client against a local OpenAI stub; tests/api/sdk_matrix.rs).
 #
 #   scripts/test.sh
 #
@@ -40,10 +42,17 @@ psql "$TRACELEDGER_TEST_PG_URL" -Atqc "select datname from pg_database where dat
   | while read -r name; do [ -n "$name" ] && psql "$TRACELEDGER_TEST_PG_URL" -qc "drop database if exists \"$name\"" >/dev/null; done
 echo "ok"
 
-step "Python environment for the interop tests"
+step "Python environments for the interop tests and the SDK matrix (pinned, cached in target/)"
 TRACELEDGER_PYTHON="$(scripts/python-env.sh | tail -n 1)"
 export TRACELEDGER_PYTHON
 echo "$TRACELEDGER_PYTHON"
+# Langfuse and OpenLLMetry pin opentelemetry versions that conflict with the default venv:
+# each gets its own (tests/interop/requirements-NAME.txt, tests/api/sdk_matrix.rs).
+TRACELEDGER_PYTHON_LANGFUSE="$(scripts/python-env.sh langfuse | tail -n 1)"
+TRACELEDGER_PYTHON_TRACELOOP="$(scripts/python-env.sh traceloop | tail -n 1)"
+export TRACELEDGER_PYTHON_LANGFUSE TRACELEDGER_PYTHON_TRACELOOP
+echo "$TRACELEDGER_PYTHON_LANGFUSE"
+echo "$TRACELEDGER_PYTHON_TRACELOOP"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -810,3 +810,70 @@ fn every_fixture_directory_is_covered() {
         "a new fixture directory needs its own test here"
     );
 }
+
+/// The roles table (`ingest::conventions::roles`, docs/conventions.md §7) against every
+/// fixture: every attribute the normalizer committed has a role, so the provenance report
+/// can show it, and the keys each producer really sends have the role they carry.
+#[test]
+fn roles_table_covers_every_committed_fixture_attribute() {
+    use traceledger::ingest::conventions::roles::{role_of, Role};
+    let fixtures = [
+        "a_rag_semconv",
+        "b_otel_openai_v2_latest",
+        "b_otel_openai_v2_legacy",
+        "d_openinference_langchain",
+        "e_traceloop",
+        "f_langfuse",
+    ];
+    let mut seen = BTreeMap::new();
+    for fixture in fixtures {
+        let (_, spans) = normalize_fixture(fixture);
+        for span in &spans {
+            let Value::Object(attributes) = &span.body["attributes"] else {
+                panic!("{fixture}: attributes not an object");
+            };
+            for (key, value) in attributes {
+                let committed = value.get("sha256").is_some() && value.get("len").is_some();
+                let role = role_of(key).map(|row| row.role);
+                if committed {
+                    assert!(
+                        role.is_some(),
+                        "{fixture}: committed attribute {key} has no role, so no report shows it"
+                    );
+                }
+                if let Some(role) = role {
+                    seen.insert(key.clone(), role);
+                }
+            }
+        }
+    }
+    let expect = |key: &str, role: Role| {
+        assert_eq!(seen.get(key), Some(&role), "{key}");
+    };
+    // Langfuse (f_langfuse): input / output, model, parameters, metadata.
+    expect("langfuse.observation.input", Role::SpanInput);
+    expect("langfuse.observation.output", Role::SpanOutput);
+    expect("langfuse.observation.model.name", Role::Model);
+    expect("langfuse.observation.model.parameters", Role::ModelParameters);
+    expect("langfuse.observation.metadata.response_id", Role::Metadata);
+    expect("langfuse.trace.metadata.pipeline", Role::Metadata);
+    // GenAI semconv (a, b latest).
+    expect("gen_ai.input.messages", Role::Prompt);
+    expect("gen_ai.output.messages", Role::Output);
+    expect("gen_ai.system_instructions", Role::SystemInstructions);
+    expect("gen_ai.tool.call.arguments", Role::ToolArguments);
+    expect("gen_ai.tool.call.result", Role::ToolResult);
+    expect("gen_ai.retrieval.query.text", Role::RetrievalQuery);
+    expect("gen_ai.request.model", Role::Model);
+    expect("gen_ai.request.temperature", Role::ModelParameters);
+    // OpenInference (d).
+    expect("llm.input_messages.0.message.content", Role::Prompt);
+    expect("llm.output_messages.0.message.content", Role::Output);
+    expect("llm.invocation_parameters", Role::ModelParameters);
+    expect("input.value", Role::SpanInput);
+    expect("output.value", Role::SpanOutput);
+    expect("retrieval.documents.0.document.content", Role::RetrievalDocuments);
+    // OpenLLMetry (e).
+    expect("traceloop.entity.input", Role::SpanInput);
+    expect("traceloop.entity.output", Role::SpanOutput);
+}

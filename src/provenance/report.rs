@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Map, Value};
 
+use crate::ingest::conventions::roles::{attributes_in_roles, first_of_role, Role};
 use crate::ledger::entry::Entry;
 use crate::ledger::{hash_hex, merkle, Hash};
 use crate::store::GovernanceRecord;
@@ -125,21 +126,17 @@ fn latency_ms(body: &Value) -> Option<f64> {
     Some(end.saturating_sub(start) as f64 / 1e6)
 }
 
-fn attribute<'a>(body: &'a Value, key: &str) -> Option<&'a Value> {
-    body["attributes"].get(key)
+/// Attributes of a body that carry one of `roles` (the conventions' roles table).
+fn attributes_in(body: &Value, roles: &[Role]) -> Map<String, Value> {
+    attributes_in_roles(&body["attributes"], roles)
 }
 
-/// Attributes of a body whose key starts with one of `prefixes`.
-fn attributes_with_prefix(body: &Value, prefixes: &[&str]) -> Map<String, Value> {
-    let mut out = Map::new();
-    if let Value::Object(attributes) = &body["attributes"] {
-        for (key, value) in attributes {
-            if prefixes.iter().any(|prefix| key.starts_with(prefix)) {
-                out.insert(key.clone(), value.clone());
-            }
-        }
-    }
-    out
+/// The highest-priority attribute of the first of `roles` that a body has.
+fn first_in(body: &Value, roles: &[Role]) -> Option<Value> {
+    roles
+        .iter()
+        .find_map(|role| first_of_role(&body["attributes"], *role))
+        .cloned()
 }
 
 fn span_summary(index: u64, body: &Value) -> Value {
@@ -304,24 +301,25 @@ pub fn build_report(
         let genai = &body["genai"];
         let kind = body["kind"].as_str().unwrap_or("other");
         let name = body["name"].as_str().unwrap_or("");
-        let prompt_attributes = attributes_with_prefix(
-            body,
+        // A model call's prompt is its messages, instructions and template, and a framework's
+        // generic span input (Langfuse and Traceloop put the messages only there).
+        let prompt_roles: &[Role] = if kind == "generation" {
             &[
-                "gen_ai.input.messages",
-                "gen_ai.system_instructions",
-                "gen_ai.prompt",
-                "llm.input_messages",
-                "llm.prompt_template",
-                "llm.prompts",
-                "traceloop.prompt",
-            ],
-        );
+                Role::Prompt,
+                Role::SystemInstructions,
+                Role::PromptTemplate,
+                Role::SpanInput,
+            ]
+        } else {
+            &[Role::Prompt, Role::SystemInstructions, Role::PromptTemplate]
+        };
+        let metadata = attributes_in(body, &[Role::Metadata]);
         if kind == "generation" || name.to_ascii_lowercase().contains("prompt") {
             let mut step = span_summary(*index, body);
-            step["prompt"] = Value::Object(prompt_attributes);
+            step["prompt"] = Value::Object(attributes_in(body, prompt_roles));
             if kind != "generation" {
-                step["input"] = attribute(body, "input.value").cloned().unwrap_or(Value::Null);
-                step["output"] = attribute(body, "output.value").cloned().unwrap_or(Value::Null);
+                step["input"] = first_in(body, &[Role::SpanInput]).unwrap_or(Value::Null);
+                step["output"] = first_in(body, &[Role::SpanOutput]).unwrap_or(Value::Null);
             }
             prompts.push(step);
         }
@@ -341,16 +339,10 @@ pub fn build_report(
                         call[key] = value.clone();
                     }
                 }
-                call["output"] = attributes_with_prefix(
-                    body,
-                    &[
-                        "gen_ai.output.messages",
-                        "gen_ai.completion",
-                        "llm.output_messages",
-                        "output.value",
-                    ],
-                )
-                .into();
+                call["output"] = attributes_in(body, &[Role::Output, Role::SpanOutput]).into();
+                if !metadata.is_empty() {
+                    call["metadata"] = metadata.clone().into();
+                }
                 call["matched_output"] = Value::Bool(matched.contains(index));
                 model_calls.push(call);
             }
@@ -360,7 +352,7 @@ pub fn build_report(
                 step["query"] = retrieval
                     .get("query")
                     .cloned()
-                    .or_else(|| attribute(body, "input.value").cloned())
+                    .or_else(|| first_in(body, &[Role::RetrievalQuery, Role::SpanInput]))
                     .unwrap_or(Value::Null);
                 step["data_source_id"] = retrieval.get("data_source_id").cloned().unwrap_or(Value::Null);
                 let documents: Vec<Value> = retrieval["documents"]
@@ -382,20 +374,16 @@ pub fn build_report(
             "tool" => {
                 let mut step = span_summary(*index, body);
                 step["tool"] = genai.get("tool").cloned().unwrap_or(Value::Null);
-                step["arguments"] = attribute(body, "gen_ai.tool.call.arguments")
-                    .or_else(|| attribute(body, "input.value"))
-                    .cloned()
-                    .unwrap_or(Value::Null);
-                step["result"] = attribute(body, "gen_ai.tool.call.result")
-                    .or_else(|| attribute(body, "output.value"))
-                    .cloned()
-                    .unwrap_or(Value::Null);
+                step["arguments"] = first_in(body, &[Role::ToolArguments, Role::SpanInput]).unwrap_or(Value::Null);
+                step["result"] = first_in(body, &[Role::ToolResult, Role::SpanOutput]).unwrap_or(Value::Null);
+                if !metadata.is_empty() {
+                    step["metadata"] = metadata.clone().into();
+                }
                 tool_calls.push(step);
             }
             "guardrail" => {
                 let mut step = span_summary(*index, body);
-                step["attributes"] =
-                    attributes_with_prefix(body, &["gen_ai.security", "gen_ai.guardian", "guardrail"]).into();
+                step["attributes"] = attributes_in(body, &[Role::GuardrailResult]).into();
                 step["events"] = body.get("events").cloned().unwrap_or(Value::Null);
                 guardrails.push(step);
             }

@@ -38,13 +38,13 @@ const SPANS: u64 = 3;
 const LANGCHAIN_MODEL: &str = "fake-rag-chat-1";
 /// Creating the venv from scratch downloads wheels from PyPI.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(900);
-const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
 
-fn repo_dir() -> &'static Path {
+pub(crate) fn repo_dir() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn describe(output: &Output) -> String {
+pub(crate) fn describe(output: &Output) -> String {
     format!(
         "exit status: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
         output.status,
@@ -53,7 +53,7 @@ fn describe(output: &Output) -> String {
     )
 }
 
-async fn run(mut command: Command, timeout: Duration, what: &str) -> Output {
+pub(crate) async fn run(mut command: Command, timeout: Duration, what: &str) -> Output {
     command.kill_on_drop(true).stdin(std::process::Stdio::null());
     match tokio::time::timeout(timeout, command.output()).await {
         Ok(Ok(output)) => output,
@@ -65,17 +65,33 @@ async fn run(mut command: Command, timeout: Duration, what: &str) -> Output {
 /// The Python interpreter of the interop venv: `TRACELEDGER_PYTHON`, or the one that
 /// `scripts/python-env.sh` creates (idempotent; a no-op when the venv is up to date).
 async fn interop_python() -> PathBuf {
-    if let Some(python) = std::env::var_os("TRACELEDGER_PYTHON").filter(|value| !value.is_empty()) {
+    venv_python(None).await
+}
+
+/// The Python interpreter of a pinned venv: the default one (`None`,
+/// tests/interop/requirements.txt) or a named one (tests/interop/requirements-NAME.txt).
+/// `TRACELEDGER_PYTHON` (default) or `TRACELEDGER_PYTHON_<NAME>` names a ready interpreter
+/// (scripts/test.sh sets them); otherwise `scripts/python-env.sh [NAME]` creates the venv.
+pub(crate) async fn venv_python(name: Option<&str>) -> PathBuf {
+    let variable = match name {
+        None => "TRACELEDGER_PYTHON".to_owned(),
+        Some(name) => format!("TRACELEDGER_PYTHON_{}", name.to_ascii_uppercase().replace('-', "_")),
+    };
+    if let Some(python) = std::env::var_os(&variable).filter(|value| !value.is_empty()) {
         return PathBuf::from(python);
     }
+    let requirements = match name {
+        None => "tests/interop/requirements.txt".to_owned(),
+        Some(name) => format!("tests/interop/requirements-{name}.txt"),
+    };
     let script = repo_dir().join("scripts/python-env.sh");
     let mut command = Command::new("bash");
-    command.arg(&script).current_dir(repo_dir());
+    command.arg(&script).args(name).current_dir(repo_dir());
     let output = run(command, SETUP_TIMEOUT, "scripts/python-env.sh").await;
     if !output.status.success() {
         panic!(
             "the interop test needs the Python venv, and scripts/python-env.sh failed (PyPI must be reachable, \
-             or set TRACELEDGER_PYTHON to a python with tests/interop/requirements.txt installed):\n{}",
+             or set {variable} to a python with {requirements} installed):\n{}",
             describe(&output)
         );
     }

@@ -16,6 +16,7 @@ mod ledger_api;
 mod logs;
 mod provenance;
 mod replicas;
+mod sdk_matrix;
 mod store_conformance;
 mod tampering;
 mod trusted_keys;

@@ -11,6 +11,10 @@
 //!   finish reasons, parameters, token usage, agent, tool, pipeline).
 //! * [`retrieval`] — §5 "retrieval": the retrieval summary and its documents.
 //! * [`outputs`] — §6: the output texts of a span or log record, for provenance lookup.
+//! * [`roles`] — §7: which keys carry which part of a call's story (prompt, system
+//!   instructions, template, output, tool arguments / result, model, parameters, metadata,
+//!   retrieval query / documents) per convention; what readers of bodies (the provenance
+//!   report) look up.
 //!
 //! Everything here is pure: no I/O, no clock, no randomness except the salts that
 //! [`crate::ingest::ContentSink`] draws.
@@ -19,4 +23,5 @@ pub mod content_keys;
 pub mod genai_summary;
 pub mod outputs;
 pub mod retrieval;
+pub mod roles;
 pub mod span_kinds;
